@@ -1,0 +1,56 @@
+"""Model fields that normalise identifiers on every write and lookup."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from .identifiers import is_valid_doi, normalize_doi, normalize_pmcid
+
+
+class DoiField(models.CharField):
+    """A DOI stored lower-case without URL prefix; '' is stored as NULL so that
+    uniqueness only applies to DOIs that are present."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", 200)
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value):
+        return normalize_doi(super().to_python(value))
+
+    def get_prep_value(self, value):
+        return normalize_doi(super().get_prep_value(value))
+
+    def pre_save(self, model_instance, add):
+        value = normalize_doi(getattr(model_instance, self.attname))
+        setattr(model_instance, self.attname, value)
+        return value
+
+    def validate(self, value, model_instance):
+        super().validate(value, model_instance)
+        if value and not is_valid_doi(value):
+            raise ValidationError(
+                "'%(value)s' is not a DOI (expected '10.<registrant>/<suffix>').",
+                code="invalid_doi",
+                params={"value": value},
+            )
+
+
+class PmcidField(models.CharField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value):
+        return normalize_pmcid(super().to_python(value))
+
+    def get_prep_value(self, value):
+        return normalize_pmcid(super().get_prep_value(value))
+
+    def pre_save(self, model_instance, add):
+        value = normalize_pmcid(getattr(model_instance, self.attname))
+        setattr(model_instance, self.attname, value)
+        return value

@@ -1,0 +1,37 @@
+from .arms import Arm, ArmProduct
+from .constructs import CarConstruct, ConstructAlias
+from .patients import Patient, Person
+from .publications import Publication, PublicationAuthor, RegistryId, Study, StudyReport
+from .results import AdverseEvent, OutcomeResult
+from .vocabularies import (
+    Antigen,
+    CostimulatoryDomain,
+    Country,
+    Disease,
+    LymphodepletionRegimen,
+    OutcomeMeasure,
+    Therapy,
+)
+
+__all__ = [
+    "AdverseEvent",
+    "Antigen",
+    "Arm",
+    "ArmProduct",
+    "CarConstruct",
+    "ConstructAlias",
+    "CostimulatoryDomain",
+    "Country",
+    "Disease",
+    "LymphodepletionRegimen",
+    "OutcomeMeasure",
+    "OutcomeResult",
+    "Patient",
+    "Person",
+    "Publication",
+    "PublicationAuthor",
+    "RegistryId",
+    "Study",
+    "StudyReport",
+    "Therapy",
+]

@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from .identifiers import is_valid_doi, normalize_doi, normalize_pmcid
+from .identifiers import is_valid_doi, normalize_doi, normalize_pmcid, normalize_registry_id
 
 
 class DoiField(models.CharField):
@@ -52,5 +52,23 @@ class PmcidField(models.CharField):
 
     def pre_save(self, model_instance, add):
         value = normalize_pmcid(getattr(model_instance, self.attname))
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+class RegistryIdentifierField(models.CharField):
+    """A trial registry id in its canonical spelling (NCT upper-case, ChiCTR)."""
+
+    def _normalize(self, value):
+        return normalize_registry_id(value) if value else value
+
+    def to_python(self, value):
+        return self._normalize(super().to_python(value))
+
+    def get_prep_value(self, value):
+        return self._normalize(super().get_prep_value(value))
+
+    def pre_save(self, model_instance, add):
+        value = self._normalize(getattr(model_instance, self.attname))
         setattr(model_instance, self.attname, value)
         return value

@@ -3,13 +3,13 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from ..choices import (
+    Phase,
     PublicationType,
     Registry,
     StudyDesign,
     StudyStatus,
-    Phase,
 )
-from ..fields import DoiField, PmcidField
+from ..fields import DoiField, PmcidField, RegistryIdentifierField
 from ..identifiers import REGISTRY_PATTERNS, normalize_registry_id
 from .base import Curated
 
@@ -178,7 +178,7 @@ class StudyReport(Curated):
 class RegistryId(Curated):
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="registry_ids")
     registry = models.CharField(max_length=10, choices=Registry.choices)
-    identifier = models.CharField(max_length=40, unique=True)
+    identifier = RegistryIdentifierField(max_length=40, unique=True)
 
     class Meta:
         ordering = ["registry", "identifier"]

@@ -13,8 +13,17 @@ ONE_SUBJECT = (Q(patient__isnull=False) & Q(arm__isnull=True)) | (
 )
 
 
+def _has_patient(row) -> bool:
+    # An unsaved patient (admin inline on the patient's add page) has no id yet.
+    return row.patient_id is not None or row.patient is not None
+
+
+def _has_arm(row) -> bool:
+    return row.arm_id is not None or row.arm is not None
+
+
 def _subject_errors(row) -> dict:
-    if bool(row.patient_id) == bool(row.arm_id):
+    if _has_patient(row) == _has_arm(row):
         return {"patient": "Give either a patient or an arm as the subject, not both or neither."}
     return {}
 
@@ -146,7 +155,7 @@ class OutcomeResult(Sourced):
         fields = {name: getattr(self, name) for name in (*self.AGGREGATE_FIELDS, "value",
                                                          "value_bool")}
         for name, message in measure_shape_errors(
-            measure, is_patient=bool(self.patient_id), fields=fields
+            measure, is_patient=_has_patient(self), fields=fields
         ).items():
             errors.setdefault(name, message)
         if errors:
@@ -243,9 +252,9 @@ class AdverseEvent(Sourced):
                 message = grade_error(self.grading_system, self.grade)
                 if message:
                     errors["grade"] = message
-        if self.arm_id and self.n_affected is None:
+        if _has_arm(self) and self.n_affected is None:
             errors["n_affected"] = "Give how many patients of the arm had this event."
-        if self.arm_id and self.n_evaluable is None:
+        if _has_arm(self) and self.n_evaluable is None:
             errors["n_evaluable"] = "Give the number of evaluable patients (the denominator)."
         if errors:
             raise ValidationError(errors)

@@ -1,5 +1,7 @@
 """Controlled vocabularies: small tables with stable codes, seeded by data migrations."""
 
+from decimal import Decimal
+
 from django.db import models
 
 from ..choices import MeasureKind
@@ -136,10 +138,18 @@ class OutcomeMeasure(Vocabulary):
     @property
     def range_display(self) -> str:
         unit = f" {self.units[0]}" if self.units else ""
-        if self.min_value is not None and self.max_value is not None:
-            return f"{self.min_value.normalize():f}–{self.max_value.normalize():f}{unit}"
-        if self.min_value is not None:
-            return f"≥ {self.min_value.normalize():f}{unit}"
-        if self.max_value is not None:
-            return f"≤ {self.max_value.normalize():f}{unit}"
+        low, high = _plain(self.min_value), _plain(self.max_value)
+        if low is not None and high is not None:
+            return f"{low}–{high}{unit}"
+        if low is not None:
+            return f"≥ {low}{unit}"
+        if high is not None:
+            return f"≤ {high}{unit}"
         return "no fixed range"
+
+
+def _plain(number) -> str | None:
+    """105.0000 -> '105', 9.4000 -> '9.4'."""
+    if number is None:
+        return None
+    return f"{Decimal(str(number)).normalize():f}"

@@ -1,0 +1,190 @@
+"""Shared test set-up: which backing services this run has, and what to do without them.
+
+Tests that need a service carry a marker (declared in pyproject.toml):
+
+- ``postgres``: the default database must be PostgreSQL (set DATABASE_URL);
+- ``broker``: a real Redis broker (set CELERY_BROKER_URL);
+- ``browser``: Debian's chromium at /usr/bin/chromium.
+
+Locally such tests are skipped when their service is missing. With CI=true nothing is
+skipped: they fail, saying which service is missing, so a green CI run means every
+test ran. Either way the terminal summary says which backends were used.
+"""
+
+import os
+import socket
+from functools import cache
+from urllib.parse import urlsplit
+
+import pytest
+
+# Playwright's sync API runs an asyncio event loop in the test's thread, and Django
+# refuses database access from a thread with a running loop (SynchronousOnlyOperation).
+# Browser tests drive a live server and query the database in the same thread, so
+# the check is turned off for the whole test run (Django reads it at each call).
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM_PATH = "/usr/bin/chromium"
+IN_CI = os.environ.get("CI", "").strip().lower() == "true"
+
+# Skip reasons start with these words, so the summary can count skips per service.
+NEEDS = {
+    "PostgreSQL": "needs PostgreSQL",
+    "broker": "needs a Redis broker",
+    "Chromium": "needs Chromium",
+}
+
+missing_service_key = pytest.StashKey[str]()
+
+
+def database_vendor() -> str:
+    from django.db import connections
+
+    return connections["default"].vendor
+
+
+def database_label() -> str:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if database_vendor() == "sqlite":
+        return "sqlite (in-memory test database)"
+    where = f"{db.get('HOST') or 'local socket'}:{db.get('PORT') or 'default port'}"
+    return f"{database_vendor()} at {where}, test database test_{db['NAME']}"
+
+
+def broker_url() -> str:
+    from django.conf import settings
+
+    return settings.CELERY_BROKER_URL
+
+
+@cache
+def database_error() -> str | None:
+    """Why the configured database server cannot be reached, or None.
+
+    SQLite needs no server; for the others a TCP connection to HOST:PORT is tried.
+    """
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    host, port = db.get("HOST"), db.get("PORT")
+    if database_vendor() == "sqlite" or not host or host.startswith("/"):
+        return None
+    port = int(port or {"postgresql": 5432, "mysql": 3306}.get(database_vendor(), 0))
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return None
+    except OSError as exc:
+        return f"{host}:{port}: {exc}"
+
+
+@cache
+def broker_error() -> str | None:
+    """Why the broker named by CELERY_BROKER_URL cannot be reached, or None."""
+    from kombu import Connection
+
+    connection = Connection(broker_url(), connect_timeout=3)
+    try:
+        connection.ensure_connection(max_retries=1, interval_start=0, timeout=5)
+    except Exception as exc:  # kombu raises transport-specific errors
+        return f"{exc.__class__.__name__}: {exc}"
+    finally:
+        connection.release()
+    return None
+
+
+def missing_service(item: pytest.Item) -> str | None:
+    """Why this test cannot run here, or None when its services are present."""
+    if item.get_closest_marker("postgres") and database_vendor() != "postgresql":
+        return f"{NEEDS['PostgreSQL']}: set DATABASE_URL"
+    if item.get_closest_marker("broker"):
+        if not broker_url():
+            return f"{NEEDS['broker']}: set CELERY_BROKER_URL"
+        if error := broker_error():
+            return f"{NEEDS['broker']}: CELERY_BROKER_URL is set but does not answer ({error})"
+    if item.get_closest_marker("browser") and not os.path.exists(CHROMIUM_PATH):
+        return f"{NEEDS['Chromium']} at {CHROMIUM_PATH}: apt-get install chromium"
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # WhiteNoise warns that STATIC_ROOT is missing: tests serve static files from the
+    # finders, as `make run` does, and never collect them.
+    config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # xdist workers: the controller has checked already
+    if error := database_error():
+        # A run against a dead database server would only produce a wall of errors.
+        pytest.exit(
+            f"DATABASE_URL names a {database_vendor()} server that cannot be reached "
+            f"({error}). Start it, or unset DATABASE_URL to test on SQLite.",
+            returncode=3,
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        reason = missing_service(item)
+        if reason is None:
+            continue
+        if IN_CI:
+            item.stash[missing_service_key] = reason
+        else:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if reason := item.stash.get(missing_service_key, None):
+        pytest.fail(f"CI=true, so not skipped: this test {reason}", pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if broker_url():
+        url = urlsplit(broker_url())  # without the password, if any
+        celery = f"broker {url.scheme}://{url.hostname}:{url.port or ''}{url.path}"
+    else:
+        celery = "eager (no broker)"
+    chromium = "present" if os.path.exists(CHROMIUM_PATH) else "absent"
+
+    skipped_by_service = dict.fromkeys(NEEDS, 0)
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        for service, needs in NEEDS.items():
+            if needs in reason:
+                skipped_by_service[service] += 1
+    skipped = ", ".join(f"{n} for lack of {s}" for s, n in skipped_by_service.items() if n)
+
+    terminalreporter.write_line(
+        f"carlit backends: database {database_label()}; celery {celery}; "
+        f"chromium {chromium}; skipped: {skipped or 'none for lack of a service'}"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager_unless_broker(request):
+    """Run tasks in-process, as without a broker, except in tests marked ``broker``.
+
+    With CELERY_BROKER_URL set, a task queued by an ordinary test would wait in Redis
+    for a worker that the test run does not start; broker tests exercise Redis itself.
+    """
+    from carlit.celery import app
+
+    if app.conf.task_always_eager or request.node.get_closest_marker("broker"):
+        yield
+        return
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    """Where Debian's chromium is; tests using it are marked ``browser``."""
+    return CHROMIUM_PATH

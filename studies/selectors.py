@@ -1,20 +1,484 @@
-"""Reads that span relations, prefetched so that a page costs a fixed number of queries."""
+"""Reads that span relations, prefetched so that a page costs a fixed number of queries
+whatever the number of studies. Every read starts from studies.visibility.public()."""
 
-from django.db.models import Min, Prefetch, QuerySet
+from __future__ import annotations
 
-from .models import Publication, PublicationAuthor, Study
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+
+from .choices import CellSource, Phase, StudyStatus, TimePoint
+from .models import (
+    AdverseEvent,
+    Antigen,
+    Arm,
+    ArmProduct,
+    CarConstruct,
+    CostimulatoryDomain,
+    Country,
+    Disease,
+    OutcomeResult,
+    Patient,
+    Publication,
+    PublicationAuthor,
+    Study,
+    StudyReport,
+)
+from .summary import antigen_order
 from .visibility import public
 
 
-def home_studies() -> QuerySet[Study]:
-    """Public studies with their first report's year and authors, diseases and targets."""
-    authors = Prefetch("authors", queryset=PublicationAuthor.objects.order_by("position"))
-    publications = Prefetch(
-        "publications",
-        queryset=Publication.objects.order_by("year", "pk").prefetch_related(authors),
+def public_studies() -> QuerySet[Study]:
+    return public(Study.objects.all())
+
+
+# Catalogue -----------------------------------------------------------------------------------
+
+
+def with_catalogue_columns(queryset: QuerySet[Study]) -> QuerySet[Study]:
+    """Annotate ``first_year`` (year of the first publication) and ``patient_count``
+    (patients treated, summed over the study's arms), unless already there."""
+    annotations = {}
+    if "first_year" not in queryset.query.annotations:
+        first = public(StudyReport.objects.filter(study=OuterRef("pk"))).order_by(
+            "publication__year"
+        )
+        annotations["first_year"] = Subquery(first.values("publication__year")[:1])
+    if "patient_count" not in queryset.query.annotations:
+        sizes = (
+            public(Arm.objects.filter(study=OuterRef("pk")))
+            .order_by()
+            .values("study")
+            .annotate(total=Sum("n_patients"))
+            .values("total")
+        )
+        annotations["patient_count"] = Subquery(sizes)
+    return queryset.annotate(**annotations) if annotations else queryset
+
+
+def _ordered_authors() -> Prefetch:
+    return Prefetch("authors", queryset=PublicationAuthor.objects.order_by("position"))
+
+
+def with_row_prefetches(queryset: QuerySet[Study]) -> QuerySet[Study]:
+    """Prefetch what a catalogue row shows (a fixed number of queries per page)."""
+    reports = public(StudyReport.objects.select_related("publication")).order_by(
+        "publication__year", "publication_id"
     )
-    studies = public(Study.objects.all()).annotate(first_year=Min("publications__year"))
+    products = public(ArmProduct.objects.select_related("construct")).order_by("order")
+    return with_catalogue_columns(queryset).prefetch_related(
+        Prefetch("reports", queryset=reports),
+        Prefetch("reports__publication__authors", queryset=PublicationAuthor.objects.all()),
+        Prefetch("arms", queryset=public(Arm.objects.select_related("disease"))),
+        Prefetch("arms__products", queryset=products),
+        "arms__products__construct__targets",
+        "countries",
+        "registry_ids",
+    )
+
+
+def _unique(items: Iterable) -> list:
+    return list(dict.fromkeys(items))
+
+
+@dataclass
+class CatalogueRow:
+    """What the catalogue, the exports and the listings show for one study."""
+
+    study: Study
+    publications: list[Publication]
+    diseases: list[Disease]
+    targets: list[Antigen]
+    constructs: list[CarConstruct]
+    countries: list[Country]
+    registry_ids: list
+
+    @property
+    def first_publication(self) -> Publication | None:
+        return self.publications[0] if self.publications else None
+
+    @property
+    def year(self) -> int | None:
+        return getattr(self.study, "first_year", None)
+
+    @property
+    def patient_count(self) -> int | None:
+        return getattr(self.study, "patient_count", None)
+
+
+def catalogue_rows(studies: Iterable[Study]) -> list[CatalogueRow]:
+    """Rows for studies fetched through with_row_prefetches (no further queries)."""
+    rows = []
+    for study in studies:
+        arms = list(study.arms.all())
+        products = [p for arm in arms for p in arm.products.all()]
+        rows.append(
+            CatalogueRow(
+                study=study,
+                publications=_unique(r.publication for r in study.reports.all()),
+                diseases=sorted(_unique(a.disease for a in arms), key=str),
+                targets=sorted(
+                    _unique(t for p in products for t in p.construct.targets.all()),
+                    key=antigen_order,
+                ),
+                constructs=_unique(p.construct for p in products),
+                countries=list(study.countries.all()),
+                registry_ids=list(study.registry_ids.all()),
+            )
+        )
+    return rows
+
+
+def home_studies() -> list[CatalogueRow]:
+    """Every public study, newest first, for the landing page."""
+    studies = with_row_prefetches(public_studies()).order_by("-first_year", "title")
+    return catalogue_rows(studies)
+
+
+# Facets ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class FacetOption:
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+@dataclass
+class Facet:
+    name: str
+    label: str
+    help_text: str
+    options: list[FacetOption] = field(default_factory=list)
+
+    @property
+    def selected_count(self) -> int:
+        return sum(o.selected for o in self.options)
+
+
+def _count_disease(studies: QuerySet) -> dict[str, int]:
+    """Studies per disease, a broader disease counting its narrower ones' studies."""
+    rows = (
+        public(Arm.objects.filter(study__in=studies))
+        .values_list(
+            "study_id", "disease__code", "disease__parent__code", "disease__parent__parent__code"
+        )
+        .distinct()
+    )
+    per_disease: dict[str, set[int]] = defaultdict(set)
+    for study_id, *codes in rows:
+        for code in codes:
+            if code:
+                per_disease[code].add(study_id)
+    return {code: len(ids) for code, ids in per_disease.items()}
+
+
+def _counter(path: str) -> Callable[[QuerySet], dict[str, int]]:
+    """Studies per value of an arm product's field (path from ArmProduct)."""
+
+    def count(studies: QuerySet) -> dict[str, int]:
+        rows = (
+            public(ArmProduct.objects.filter(arm__study__in=studies))
+            .exclude(**{f"{path}__isnull": True})
+            .order_by()
+            .values(path)
+            .annotate(n=Count("arm__study", distinct=True))
+        )
+        return {str(row[path]): row["n"] for row in rows}
+
+    return count
+
+
+def _count_study_field(name: str) -> Callable[[QuerySet], dict[str, int]]:
+    def count(studies: QuerySet) -> dict[str, int]:
+        rows = (
+            public(Study.objects.filter(pk__in=studies))
+            .exclude(**{name: ""})
+            .order_by()
+            .values(name)
+            .annotate(n=Count("pk"))
+        )
+        return {row[name]: row["n"] for row in rows}
+
+    return count
+
+
+def _count_country(studies: QuerySet) -> dict[str, int]:
+    rows = (
+        Study.countries.through.objects.filter(study__in=studies)
+        .order_by()
+        .values("country__code")
+        .annotate(n=Count("study", distinct=True))
+    )
+    return {row["country__code"]: row["n"] for row in rows}
+
+
+def _vocabulary_labels(rows: Callable[[], QuerySet], key: str = "code", label: str = ""):
+    def labels(values: set[str]) -> dict[str, str]:
+        if key == "pk":
+            values = {v for v in values if v.isdigit()}
+        return {
+            str(getattr(row, key)): str(getattr(row, label) if label else row)
+            for row in rows().filter(**{f"{key}__in": values})
+        }
+
+    return labels
+
+
+def _choice_labels(choices) -> Callable[[set[str]], dict[str, str]]:
+    return lambda values: {value: label for value, label in choices if value in values}
+
+
+# Facet name -> (counter, labeller, choices when options keep the choices' order).
+FACET_SOURCES = {
+    "disease": (_count_disease, _vocabulary_labels(Disease.objects.all, label="name"), None),
+    "target": (
+        _counter("construct__targets__code"),
+        _vocabulary_labels(Antigen.objects.all),
+        None,
+    ),
+    "construct": (
+        _counter("construct_id"),
+        _vocabulary_labels(lambda: public(CarConstruct.objects.all()), "pk"),
+        None,
+    ),
+    "costim": (
+        _counter("construct__costimulatory_domains__code"),
+        _vocabulary_labels(CostimulatoryDomain.objects.all),
+        None,
+    ),
+    "cell_source": (
+        _counter("construct__cell_source"),
+        _choice_labels(CellSource.choices),
+        CellSource.choices,
+    ),
+    "phase": (_count_study_field("phase"), _choice_labels(Phase.choices), Phase.choices),
+    "status": (
+        _count_study_field("status"),
+        _choice_labels(StudyStatus.choices),
+        StudyStatus.choices,
+    ),
+    "country": (_count_country, _vocabulary_labels(Country.objects.all), None),
+}
+
+
+def _selected_values(filterset, name: str) -> set[str]:
+    value = filterset.form.cleaned_data.get(name) or []
+    key = "pk" if name == "construct" else "code"
+    return {str(getattr(v, key, v)) for v in value}
+
+
+def catalogue_facets(filterset) -> list[Facet]:
+    """The catalogue's facets with their counts (a StudyFilterSet, validated).
+
+    A facet's counts are taken under every other filter: the number next to a value
+    is how many studies match the other filters and that value. Values within one
+    facet combine with "or", so the other values of a facet stay visible."""
+    facets = []
+    for name in filterset.FACETS:
+        counter, labeller, choices = FACET_SOURCES[name]
+        studies = filterset.filter_queryset_without(public_studies(), name).values("pk")
+        counts = counter(studies)
+        selected = _selected_values(filterset, name)
+        labels = labeller(set(counts) | selected)
+        options = [
+            FacetOption(value, labels[value], counts.get(value, 0), value in selected)
+            for value in labels
+            if counts.get(value) or value in selected
+        ]
+        if choices:
+            order = [value for value, _ in choices]
+            options.sort(key=lambda o: order.index(o.value))
+        else:
+            options.sort(key=lambda o: (-o.count, o.label.lower()))
+        spec = filterset.filters[name]
+        facets.append(Facet(name, spec.label, spec.extra.get("help_text", ""), options))
+    return facets
+
+
+# Study page ---------------------------------------------------------------------------------
+
+
+def _timepoint_order(result: OutcomeResult) -> tuple:
+    order = {TimePoint.BASELINE: 0, TimePoint.DAY: 1, TimePoint.LAST_FOLLOW_UP: 2}
+    return (order.get(result.timepoint, 1), result.day or 0)
+
+
+@dataclass
+class PatientView:
+    patient: Patient
+    outcomes: list[tuple] = field(default_factory=list)  # (measure, [results by time])
+    adverse_events: list[AdverseEvent] = field(default_factory=list)
+    same_person: list[Patient] = field(default_factory=list)
+
+
+@dataclass
+class StudyDetail:
+    study: Study
+    reports: list[StudyReport]
+    registry_ids: list
+    arms: list[Arm]
+    patients: list[PatientView]
+    arm_results: list[OutcomeResult]
+    arm_adverse_events: list[AdverseEvent]
+    row: CatalogueRow
+
+    @property
+    def publications(self) -> list[Publication]:
+        return [r.publication for r in self.reports]
+
+
+def _attach_sources(rows: Iterable, publications: dict[int, Publication]) -> None:
+    """Point each row's source at an already loaded publication (no query per row)."""
+    for row in rows:
+        if row.source_publication_id in publications:
+            row.source_publication = publications[row.source_publication_id]
+
+
+def study_detail(study_id: int) -> StudyDetail:
+    """A public study with everything its page shows. Raises Study.DoesNotExist."""
+    study = with_row_prefetches(public_studies()).get(pk=study_id)
+    row = catalogue_rows([study])[0]
+    reports = list(
+        public(StudyReport.objects.filter(study=study))
+        .select_related("publication__superseded_by")
+        .prefetch_related(
+            Prefetch("publication__authors", queryset=PublicationAuthor.objects.all())
+        )
+        .order_by("data_cutoff", "publication__year", "publication_id")
+    )
+    publications = {r.publication_id: r.publication for r in reports}
+    products = public(ArmProduct.objects.select_related("construct")).prefetch_related(
+        "construct__targets", "construct__costimulatory_domains"
+    )
+    arms = list(
+        public(Arm.objects.filter(study=study))
+        .select_related("disease", "lymphodepletion")
+        .prefetch_related(Prefetch("products", queryset=products))
+    )
+    patients = list(
+        public(Patient.objects.filter(arm__study=study))
+        .select_related("primary_disease", "arm")
+        .prefetch_related("secondary_diseases", "prior_therapies")
+        .order_by("arm__label", "source_publication__year", "label")
+    )
+    in_study = Q(arm__study=study) | Q(patient__arm__study=study)
+    results = list(public(OutcomeResult.objects.filter(in_study)).select_related("measure"))
+    events = list(public(AdverseEvent.objects.filter(in_study)))
+    arms_by_id = {arm.pk: arm for arm in arms}
+    for arm_row in [*results, *events]:
+        if arm_row.arm_id:
+            arm_row.arm = arms_by_id[arm_row.arm_id]
+    same_person = list(
+        public(Patient.objects.filter(person__in={p.person_id for p in patients if p.person_id}))
+        .exclude(pk__in=[p.pk for p in patients])
+        .select_related("arm__study", "source_publication")
+        .prefetch_related(
+            Prefetch("source_publication__authors", queryset=PublicationAuthor.objects.all())
+        )
+    )
+    _attach_sources([*arms, *patients, *results, *events], publications)
+    for arm in arms:
+        _attach_sources(arm.products.all(), publications)
+
+    views = {p.pk: PatientView(p) for p in patients}
+    by_patient: dict[int, dict] = defaultdict(lambda: defaultdict(list))
+    for result in results:
+        if result.patient_id:
+            by_patient[result.patient_id][result.measure].append(result)
+    for patient_id, measures in by_patient.items():
+        views[patient_id].outcomes = [
+            (measure, sorted(rows, key=_timepoint_order))
+            for measure, rows in sorted(measures.items(), key=lambda item: str(item[0]))
+        ]
+    for event in events:
+        if event.patient_id:
+            views[event.patient_id].adverse_events.append(event)
+    for patient in patients:
+        views[patient.pk].same_person = [
+            other for other in same_person if other.person_id == patient.person_id
+        ]
+        # A patient reported twice in this study is also the same person.
+        views[patient.pk].same_person += [
+            other
+            for other in patients
+            if other.person_id and other.person_id == patient.person_id and other.pk != patient.pk
+        ]
+    return StudyDetail(
+        study=study,
+        reports=reports,
+        registry_ids=row.registry_ids,
+        arms=arms,
+        patients=list(views.values()),
+        arm_results=sorted(
+            (r for r in results if r.arm_id),
+            key=lambda r: (r.arm.label if r.arm else "", str(r.measure), _timepoint_order(r)),
+        ),
+        arm_adverse_events=[e for e in events if e.arm_id],
+        row=row,
+    )
+
+
+# Construct and disease pages -----------------------------------------------------------------
+
+
+@dataclass
+class ConstructDetail:
+    construct: CarConstruct
+    uses: list[ArmProduct]
+    studies: list[CatalogueRow]
+
+
+def construct_detail(construct_id: int) -> ConstructDetail:
+    """A public construct, the arms that gave it and its studies. Raises DoesNotExist."""
+    construct = (
+        public(CarConstruct.objects.all())
+        .prefetch_related("targets", "costimulatory_domains", "aliases")
+        .get(pk=construct_id)
+    )
+    uses = list(
+        public(ArmProduct.objects.filter(construct=construct))
+        .select_related("arm__study", "arm__disease", "source_publication")
+        .prefetch_related(
+            Prefetch("source_publication__authors", queryset=PublicationAuthor.objects.all())
+        )
+        .order_by("arm__study__title", "arm__label")
+    )
+    studies = with_row_prefetches(
+        public_studies().filter(
+            pk__in=public(ArmProduct.objects.filter(construct=construct)).values("arm__study_id")
+        )
+    ).order_by("-first_year", "title")
+    return ConstructDetail(construct, uses, catalogue_rows(studies))
+
+
+def constructs_with_counts() -> QuerySet[CarConstruct]:
     return (
-        studies.prefetch_related(publications, "arms__disease", "arms__constructs__targets")
-        .order_by("-first_year", "title")
+        public(CarConstruct.objects.all())
+        .annotate(study_count=Count("arm_products__arm__study", distinct=True))
+        .prefetch_related("targets", "costimulatory_domains")
+        .order_by("name")
     )
+
+
+def diseases_with_counts() -> list[Disease]:
+    """Diseases that have studies, with their study counts (narrower ones included)."""
+    counts = _count_disease(public_studies().values("pk"))
+    diseases = list(Disease.objects.select_related("parent").order_by("name"))
+    for disease in diseases:
+        disease.study_count = counts.get(disease.code, 0)
+    return [d for d in diseases if d.study_count]
+
+
+def disease_studies(disease: Disease) -> list[CatalogueRow]:
+    arms = public(
+        Arm.objects.filter(
+            Q(disease=disease) | Q(disease__parent=disease) | Q(disease__parent__parent=disease)
+        )
+    )
+    studies = with_row_prefetches(public_studies().filter(pk__in=arms.values("study_id")))
+    return catalogue_rows(studies.order_by("-first_year", "title"))

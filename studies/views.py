@@ -1,7 +1,186 @@
-from django.shortcuts import render
+"""The public catalogue's pages. Each view parses its input, calls selectors or the
+summary module, and renders; htmx requests get only the part of the page they swap."""
 
-from .selectors import home_studies
+from datetime import date
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from . import charts, export, selectors, summary
+from .filtersets import StudyFilterSet
+from .filtersets.studies import SORT_CHOICES
+from .models import Disease, Study
+
+PAGE_SIZE = 25
 
 
+def _filtered_studies(request) -> StudyFilterSet:
+    # Always bound: no parameters is a valid, empty filter with the default sort.
+    return StudyFilterSet(request.GET, queryset=selectors.public_studies())
+
+
+def _filter_messages(filterset: StudyFilterSet) -> list[str]:
+    """Readable reasons why filter values were ignored."""
+    if filterset.is_valid():
+        return []
+    messages = []
+    for name, errors in filterset.errors.items():
+        label = filterset.filters[name].label if name in filterset.filters else "Filter"
+        for error in errors:
+            messages.append(f"{label}: {error} This filter was ignored.")
+    return messages
+
+
+def _query_without(request, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+@require_GET
 def home(request):
-    return render(request, "studies/home.html", {"studies": home_studies()})
+    return render(request, "studies/home.html", {"rows": selectors.home_studies()})
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def study_list(request):
+    filterset = _filtered_studies(request)
+    filterset.is_valid()
+    studies = selectors.with_row_prefetches(filterset.qs)
+    page = Paginator(studies, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "filterset": filterset,
+        "filter_messages": _filter_messages(filterset),
+        "facets": selectors.catalogue_facets(filterset),
+        "page": page,
+        "rows": selectors.catalogue_rows(page.object_list),
+        "search_text": filterset.search_text,
+        "sort": filterset.sort_key,
+        "sort_param": filterset.form.cleaned_data.get("sort") or "",
+        "sort_choices": [("", "Best match, or newest first")]
+        + [c for c in SORT_CHOICES if c[0] != "relevance" or filterset.search_text],
+        "query": request.GET.urlencode(),
+        "query_without_page": _query_without(request, "page"),
+        "query_without_sort": _query_without(request, "page", "sort"),
+        "values": {
+            name: request.GET.get(name, "") for name in ("year_min", "year_max", "min_patients")
+        },
+    }
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.history_restore_request:
+        return render(request, "studies/partials/catalogue_body.html", context)
+    return render(request, "studies/study_list.html", context)
+
+
+@require_GET
+def study_detail(request, pk: int):
+    try:
+        detail = selectors.study_detail(pk)
+    except Study.DoesNotExist:
+        raise Http404("No public study has this id.") from None
+    return render(request, "studies/study_detail.html", {"detail": detail, "study": detail.study})
+
+
+@require_GET
+def construct_list(request):
+    return render(
+        request, "studies/construct_list.html", {"constructs": selectors.constructs_with_counts()}
+    )
+
+
+@require_GET
+def construct_detail(request, pk: int):
+    try:
+        detail = selectors.construct_detail(pk)
+    except selectors.CarConstruct.DoesNotExist:
+        raise Http404("No public construct has this id.") from None
+    return render(request, "studies/construct_detail.html", {"detail": detail})
+
+
+@require_GET
+def disease_list(request):
+    return render(
+        request, "studies/disease_list.html", {"diseases": selectors.diseases_with_counts()}
+    )
+
+
+@require_GET
+def disease_detail(request, code: str):
+    disease = get_object_or_404(Disease.objects.select_related("parent", "main_outcome"), code=code)
+    summaries = summary.disease_summaries(disease)
+    context = {
+        "disease": disease,
+        "children": disease.children.all(),
+        "rows": selectors.disease_studies(disease),
+        "summaries": summaries,
+        "metrics": summary.METRICS,
+    }
+    return render(request, "studies/disease_detail.html", context)
+
+
+@require_GET
+def summary_dashboard(request):
+    summaries = summary.pooled_summaries()
+    context = {
+        "summaries": summaries,
+        "metrics": summary.METRICS,
+        "patients_chart": charts.patients_by_disease_and_target(summaries),
+        "forest_chart": charts.response_forest(summaries),
+        "forest_rows": summary.response_points(summaries),
+    }
+    return render(request, "studies/summary.html", context)
+
+
+@require_GET
+def summary_detail(request, disease: str, targets: str):
+    pooled = summary.pooled_summary(disease, targets)
+    if pooled is None:
+        raise Http404("No pooled numbers for this disease and target.")
+    context = {"pooled": pooled, "pooled_list": [pooled], "metrics": summary.METRICS}
+    return render(request, "studies/summary_detail.html", context)
+
+
+# Exports ---------------------------------------------------------------------------------
+
+
+def _export_rows(request) -> list[selectors.CatalogueRow]:
+    filterset = _filtered_studies(request)
+    filterset.is_valid()  # invalid values are ignored, as on the page
+    return selectors.catalogue_rows(selectors.with_row_prefetches(filterset.qs))
+
+
+def _download(content: str, content_type: str, extension: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    filename = f"carlit-studies-{date.today().isoformat()}.{extension}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_GET
+def export_csv(request):
+    rows = _export_rows(request)
+    base_url = request.build_absolute_uri("/").rstrip("/")
+    return _download(export.studies_csv(rows, base_url=base_url), "text/csv; charset=utf-8", "csv")
+
+
+@require_GET
+def export_ris(request):
+    publications = export.publications_of(_export_rows(request))
+    return _download(
+        export.publications_ris(publications),
+        "application/x-research-info-systems; charset=utf-8",
+        "ris",
+    )
+
+
+@require_GET
+def export_bibtex(request):
+    publications = export.publications_of(_export_rows(request))
+    return _download(
+        export.publications_bibtex(publications), "application/x-bibtex; charset=utf-8", "bib"
+    )

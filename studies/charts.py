@@ -1,0 +1,125 @@
+"""Server-side SVG charts of the pooled summaries, drawn with pygal (no browser
+scripts, nothing fetched from elsewhere). Each chart sits next to a table with the
+same numbers, so the page reads the same without images."""
+
+import pygal
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+from pygal.style import Style
+
+from .summary import RESPONSE, PooledSummary, response_points
+
+STYLE = Style(
+    background="#ffffff",
+    plot_background="#ffffff",
+    foreground="#1d2430",
+    foreground_strong="#1d2430",
+    foreground_subtle="#8a93a3",
+    font_family="system-ui, -apple-system, 'Segoe UI', sans-serif",
+    label_font_size=13,
+    major_label_font_size=13,
+    legend_font_size=13,
+    title_font_size=15,
+    colors=("#1f5fa8", "#d9822b", "#2e8b57", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d"),
+)
+
+# No pygal tooltip script: it would be fetched from a CDN.
+COMMON = {"style": STYLE, "js": [], "disable_xml_declaration": True, "explicit_size": False}
+
+
+def _svg(chart) -> SafeString:
+    return mark_safe(chart.render(is_unicode=True))  # noqa: S308 - pygal escapes labels
+
+
+def summary_url(pooled: PooledSummary) -> str:
+    return reverse("studies:summary_detail", args=[pooled.disease.code, pooled.targets.key])
+
+
+def patients_by_disease_and_target(summaries: list[PooledSummary]) -> SafeString:
+    """Stacked bars: unique patients per disease, one colour per target set."""
+    if not summaries:
+        return mark_safe("")
+    diseases = list(dict.fromkeys(s.disease for s in summaries))
+    target_sets = sorted({s.targets for s in summaries}, key=lambda t: (len(t.codes), t.codes))
+    chart = pygal.StackedBar(
+        **COMMON,
+        width=900,
+        height=420,
+        title="Unique patients by disease and target",
+        x_title="Disease",
+        y_title="Patients",
+        legend_at_bottom=True,
+        print_values=False,
+        x_label_rotation=0,
+    )
+    chart.x_labels = [d.abbreviation or d.name for d in diseases]
+    by_key = {(s.disease.pk, s.targets): s for s in summaries}
+    for targets in target_sets:
+        values = []
+        for disease in diseases:
+            pooled = by_key.get((disease.pk, targets))
+            if pooled is None or not pooled.patients:
+                values.append(None)
+                continue
+            values.append(
+                {
+                    "value": pooled.patients,
+                    "label": f"{disease.name}, {targets.label}: {pooled.patients} patients",
+                    "xlink": {"href": summary_url(pooled), "target": "_self"},
+                }
+            )
+        chart.add(targets.label, values)
+    return _svg(chart)
+
+
+def response_forest(summaries: list[PooledSummary]) -> SafeString:
+    """Forest-style plot: each study's main-outcome response proportion with its
+    Wilson 95% interval, one line per study arm."""
+    points = response_points(summaries)
+    if not points:
+        return mark_safe("")
+    count = len(points)
+    # One grey per interval line, then blue for the point estimates.
+    style = Style(**{**STYLE.to_dict(), "colors": ("#5b6575",) * count + ("#1f5fa8",)})
+    chart = pygal.XY(
+        **{**COMMON, "style": style},
+        width=900,
+        height=max(220, 70 + 34 * count),
+        title="Response per study (main outcome), with 95% Wilson intervals",
+        x_title="Responders (%)",
+        show_legend=False,
+        stroke=True,
+        dots_size=3,
+        xrange=(0, 100),
+        range=(0, count + 1),
+        show_y_guides=False,
+        truncate_label=40,
+    )
+    chart.x_labels = [0, 20, 40, 60, 80, 100]
+    chart.y_labels = [
+        {"label": _forest_label(c), "value": count - index} for index, c in enumerate(points)
+    ]
+    estimates = []
+    for index, contribution in enumerate(points):
+        rate = contribution.rate(RESPONSE)
+        low, high = rate.interval
+        y = count - index
+        href = reverse("studies:study_detail", args=[contribution.study.pk])
+        link = {"href": href, "target": "_self"}
+        label = f"{_forest_label(contribution)}: {rate} ({rate.percent}, {rate.interval_display})"
+        chart.add(
+            "95% interval",
+            [
+                {"value": (100 * low, y), "label": label, "xlink": link},
+                {"value": (100 * high, y), "label": label, "xlink": link},
+            ],
+            stroke_style={"width": 3},
+            show_dots=False,
+        )
+        estimates.append({"value": (100 * rate.proportion, y), "label": label, "xlink": link})
+    chart.add("Proportion", estimates, stroke=False, dots_size=6)
+    return _svg(chart)
+
+
+def _forest_label(contribution) -> str:
+    return f"{contribution.study} ({contribution.disease}, {contribution.targets})"

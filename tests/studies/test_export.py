@@ -1,0 +1,123 @@
+"""CSV, RIS and BibTeX exports of the filtered catalogue."""
+
+import csv
+import io
+
+import pytest
+
+from studies.choices import PublicationType
+from studies.export import bibtex_key, publications_bibtex, publications_ris
+from tests.factories import (
+    AntigenFactory,
+    ArmFactory,
+    ArmProductFactory,
+    CarConstructFactory,
+    PublicationFactory,
+    RegistryIdFactory,
+    StudyFactory,
+    StudyReportFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_studies(db):
+    cd19 = CarConstructFactory(name="MB-CART19.1", targets=[AntigenFactory(code="cd19")])
+    bcma = CarConstructFactory(name="BCMA-CART", targets=[AntigenFactory(code="bcma")])
+    paper = PublicationFactory(
+        title="CD19 CAR T cells & lupus: 100% remission",
+        journal="N Engl J Med",
+        year=2024,
+        volume="390",
+        issue="8",
+        pages="687-700",
+        doi="10.1056/nejmoa2308917",
+        pmid=38381673,
+        authors=["Müller", "Taubmann"],
+    )
+    sle = ArmFactory(
+        study=StudyFactory(title="=CD19 in SLE"), source_publication=paper, n_patients=8
+    )
+    ArmProductFactory(arm=sle, construct=cd19)
+    RegistryIdFactory(study=sle.study, identifier="NCT05930314")
+    abstract = PublicationFactory(
+        title="BCMA abstract",
+        year=2023,
+        publication_type=PublicationType.CONFERENCE_ABSTRACT,
+        doi=None,
+        pmid=None,
+        authors=["Wang"],
+    )
+    other = ArmFactory(
+        study=StudyFactory(title="BCMA study"), source_publication=abstract, n_patients=3
+    )
+    ArmProductFactory(arm=other, construct=bcma)
+    StudyReportFactory(study=other.study, publication=paper)  # one paper, two studies
+    return {"sle": sle.study, "bcma": other.study, "paper": paper, "abstract": abstract}
+
+
+def test_csv_has_one_row_per_filtered_study(client, two_studies):
+    response = client.get("/studies/export.csv?target=cd19")
+
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="carlit-studies-')
+    assert response["Content-Disposition"].endswith('.csv"')
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["title"] == "'=CD19 in SLE"  # a spreadsheet must not run it as a formula
+    assert row["targets"] == "CD19"
+    assert row["constructs"] == "MB-CART19.1"
+    assert row["patients"] == "8"
+    assert row["first_year"] == "2024"
+    assert row["dois"] == "10.1056/nejmoa2308917"
+    assert row["pmids"] == "38381673"
+    assert row["registry_ids"] == "NCT05930314"
+    assert row["url"] == f"http://testserver/studies/{two_studies['sle'].pk}/"
+
+
+def test_csv_without_filters_lists_every_study(client, two_studies):
+    response = client.get("/studies/export.csv")
+
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert {row["title"] for row in rows} == {"'=CD19 in SLE", "BCMA study"}
+
+
+def test_ris_lists_each_publication_once(client, two_studies):
+    response = client.get("/studies/export.ris")
+
+    assert response["Content-Type"].startswith("application/x-research-info-systems")
+    assert response["Content-Disposition"].endswith('.ris"')
+    text = response.content.decode()
+    assert text.count("TY  - ") == 2
+    assert text.count("ER  - ") == 2
+    assert "TY  - ABST" in text  # the conference abstract
+    assert "AU  - Müller" in text
+    assert "DO  - 10.1056/nejmoa2308917" in text
+    assert "SP  - 687\r\nEP  - 700" in text
+    assert "AN  - PMID:38381673" in text
+
+
+def test_bibtex_escapes_and_keys_entries(client, two_studies):
+    response = client.get("/studies/export.bib?target=cd19")
+
+    assert response["Content-Type"] == "application/x-bibtex; charset=utf-8"
+    assert response["Content-Disposition"].endswith('.bib"')
+    text = response.content.decode()
+    assert text.startswith("@article{Muller2024,")
+    assert r"title = {CD19 CAR T cells \& lupus: 100\% remission}" in text
+    assert "pages = {687--700}" in text
+    assert "author = {Müller and Taubmann}" in text
+
+
+def test_bibtex_keys_stay_unique(db):
+    taken: set[str] = set()
+    publication = PublicationFactory(year=2024, journal="Lancet")  # no authors: the journal
+    keys = [bibtex_key(publication, taken) for _ in range(3)]
+    assert keys == ["Lancet2024", "Lancet2024a", "Lancet2024b"]
+
+
+def test_an_empty_selection_exports_empty_files(db):
+    assert publications_ris([]) == ""
+    assert publications_bibtex([]) == ""

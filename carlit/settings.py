@@ -159,6 +159,18 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    # Rates per client, counted in the default cache (shared through Redis when
+    # REDIS_CACHE_URL is set); over the limit the API answers 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "studies.api.throttling.AnonymousThrottle",
+        "studies.api.throttling.TokenThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("CARLIT_API_ANON_RATE", "120/minute"),
+        "user": os.environ.get("CARLIT_API_USER_RATE", "600/minute"),
+    },
+    # Numbers stay JSON numbers (pandas and R read them as such).
+    "COERCE_DECIMAL_TO_STRING": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "carlit API",
@@ -167,6 +179,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "DomainEnum": "studies.choices.Domain",
+        "SourceKindEnum": "studies.choices.SourceKind",
+        "MeasureKindEnum": "studies.choices.MeasureKind",
+        "StudyStatusEnum": "studies.choices.StudyStatus",
+    },
 }
 
 # Celery: eager (tasks run in-process) unless a broker is named.

@@ -216,8 +216,13 @@ class _SubjectFilterSet(SourcedFilterSet):
         return queryset.filter(Q(arm__in=arms) | Q(patient__arm__in=arms))
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class _CodeChoiceFilter(django_filters.ModelMultipleChoiceFilter):
+    """Chooses vocabulary rows by code (documented as a string in the schema)."""
+
+
 class OutcomeResultFilterSet(_SubjectFilterSet):
-    measure = django_filters.ModelMultipleChoiceFilter(
+    measure = _CodeChoiceFilter(
         field_name="measure__code",
         queryset=OutcomeMeasure.objects.all(),
         to_field_name="code",

@@ -8,6 +8,8 @@ subquery, so a study never appears twice and counts stay exact.
 import functools
 
 import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from django import forms
 from django.db.models import Q, QuerySet
 
@@ -173,6 +175,7 @@ class StudyFilterSet(django_filters.FilterSet):
         return search_studies(queryset, value)
 
     @_unless_empty
+    @extend_schema_field(OpenApiTypes.STR)
     def filter_disease(self, queryset, name, value):
         arms = public(
             Arm.objects.filter(
@@ -184,16 +187,19 @@ class StudyFilterSet(django_filters.FilterSet):
         return queryset.filter(pk__in=arms.values("study_id"))
 
     @_unless_empty
+    @extend_schema_field(OpenApiTypes.STR)
     def filter_target(self, queryset, name, value):
         products = ArmProduct.objects.filter(construct__targets__in=value)
         return queryset.filter(pk__in=_studies_of_products(products))
 
     @_unless_empty
+    @extend_schema_field(OpenApiTypes.STR)
     def filter_construct(self, queryset, name, value):
         products = ArmProduct.objects.filter(construct__in=value)
         return queryset.filter(pk__in=_studies_of_products(products))
 
     @_unless_empty
+    @extend_schema_field(OpenApiTypes.STR)
     def filter_costim(self, queryset, name, value):
         products = ArmProduct.objects.filter(construct__costimulatory_domains__in=value)
         return queryset.filter(pk__in=_studies_of_products(products))
@@ -212,6 +218,7 @@ class StudyFilterSet(django_filters.FilterSet):
         return queryset.filter(status__in=value)
 
     @_unless_empty
+    @extend_schema_field(OpenApiTypes.STR)
     def filter_country(self, queryset, name, value):
         links = Study.countries.through.objects.filter(country__in=value)
         return queryset.filter(pk__in=links.values("study_id"))

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "simple_history",
     "studies",
     "curation",
+    "summaries",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +81,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "curation.context_processors.queues",
             ],
         },
     },
@@ -186,6 +189,7 @@ SPECTACULAR_SETTINGS = {
         "DomainEnum": "studies.choices.Domain",
         "SourceKindEnum": "studies.choices.SourceKind",
         "MeasureKindEnum": "studies.choices.MeasureKind",
+        "ExtractionStatusEnum": "curation.models.ExtractionStatus",
         "StudyStatusEnum": "studies.choices.StudyStatus",
     },
 }
@@ -200,6 +204,22 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic work (run `celery -A carlit beat`): a sweep of summary refreshes that could
+# not be sent (broker down) or whose worker died, and a nightly full rebuild.
+CELERY_BEAT_SCHEDULE = {
+    "summaries-sweep": {
+        "task": "summaries.refresh",
+        "schedule": float(os.environ.get("SUMMARIES_SWEEP_SECONDS", "300")),
+    },
+    "summaries-nightly-rebuild": {
+        "task": "summaries.rebuild",
+        "schedule": crontab(hour=3, minute=17),
+    },
+}
+# Changes within this many seconds share one summary refresh.
+SUMMARIES_COALESCE_SECONDS = float(os.environ.get("SUMMARIES_COALESCE_SECONDS", "5"))
+# A refresh claim older than this is taken to belong to a dead worker.
+SUMMARIES_CLAIM_LEASE_SECONDS = float(os.environ.get("SUMMARIES_CLAIM_LEASE_SECONDS", "600"))
 
 LOGGING = {
     "version": 1,

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from . import health
@@ -6,6 +7,12 @@ from . import health
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health.health, name="health"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("curation/", include("curation.urls")),
+    # Before the studies API, whose last pattern answers every other /api/v1/ path.
+    path("api/v1/", include("curation.api.urls")),
     path("api/v1/", include("studies.api.urls")),
     path("", include("studies.urls")),
 ]
+

@@ -1,11 +1,14 @@
 """The Django admin: the staff back office for every studies table.
 
+Every curated table keeps its history (django-simple-history): each change page has a
+"History" button listing who changed what; the curation area shows the same as diffs.
 Changelists show plain columns with their relations joined in the queryset, so a page
 costs the same number of queries for 1 row as for 100. Every foreign key to a large
 table is an autocomplete, so change forms do not render whole tables as <select>s.
 """
 
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
 from .identifiers import normalize_doi
 from .models import (
@@ -156,7 +159,7 @@ class PublicationReportInline(CuratedInline, admin.TabularInline):
 
 
 @admin.register(Publication)
-class PublicationAdmin(CuratedAdminMixin, admin.ModelAdmin):
+class PublicationAdmin(CuratedAdminMixin, SimpleHistoryAdmin):
     list_display = ("short_citation", "title", "journal", "year", "doi", "pmid", "publication_type")
     list_display_links = ("short_citation", "title")
     list_filter = ("publication_type", "year")
@@ -180,7 +183,7 @@ class PublicationAdmin(CuratedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PublicationAuthor)
-class PublicationAuthorAdmin(admin.ModelAdmin):
+class PublicationAuthorAdmin(SimpleHistoryAdmin):
     list_display = ("family_name", "given_names", "position", "publication")
     search_fields = ("family_name", "given_names", "publication__title", "publication__doi")
     autocomplete_fields = ("publication",)
@@ -214,7 +217,7 @@ class ArmInline(CuratedInline, admin.StackedInline):
 
 
 @admin.register(Study)
-class StudyAdmin(CuratedAdminMixin, admin.ModelAdmin):
+class StudyAdmin(CuratedAdminMixin, SimpleHistoryAdmin):
     list_display = ("title", "short_name", "design", "phase", "status", "registry_identifiers")
     list_filter = ("design", "phase", "status")
     search_fields = ("title", "short_name", "sponsor", "registry_ids__identifier")
@@ -230,7 +233,7 @@ class StudyAdmin(CuratedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(StudyReport)
-class StudyReportAdmin(CuratedAdminMixin, admin.ModelAdmin):
+class StudyReportAdmin(CuratedAdminMixin, SimpleHistoryAdmin):
     list_display = ("study", "publication", "data_cutoff")
     list_select_related = ("study", "publication")
     search_fields = ("study__title", "study__short_name", "publication__title", "publication__doi")
@@ -241,7 +244,7 @@ class StudyReportAdmin(CuratedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RegistryId)
-class RegistryIdAdmin(CuratedAdminMixin, admin.ModelAdmin):
+class RegistryIdAdmin(CuratedAdminMixin, SimpleHistoryAdmin):
     list_display = ("identifier", "registry", "study")
     list_select_related = ("study",)
     list_filter = ("registry",)
@@ -258,7 +261,7 @@ class ConstructAliasInline(admin.TabularInline):
 
 
 @admin.register(CarConstruct)
-class CarConstructAdmin(CuratedAdminMixin, admin.ModelAdmin):
+class CarConstructAdmin(CuratedAdminMixin, SimpleHistoryAdmin):
     list_display = ("name", "target_codes", "cell_source", "vector", "developer")
     list_filter = ("cell_source", "vector", "binder_origin", "targets")
     search_fields = ("name", "aliases__alias", "developer", "binder_name")
@@ -274,7 +277,7 @@ class CarConstructAdmin(CuratedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ConstructAlias)
-class ConstructAliasAdmin(admin.ModelAdmin):
+class ConstructAliasAdmin(SimpleHistoryAdmin):
     list_display = ("alias", "construct")
     list_select_related = ("construct",)
     search_fields = ("alias", "construct__name")
@@ -300,7 +303,7 @@ class ArmProductInline(CuratedInline, admin.TabularInline):
 
 
 @admin.register(Arm)
-class ArmAdmin(CuratedAdminMixin, admin.ModelAdmin):
+class ArmAdmin(CuratedAdminMixin, SimpleHistoryAdmin):
     list_display = ("label", "study", "disease", "n_patients", "source_publication")
     list_select_related = ("study", "disease", "source_publication")
     list_filter = ("disease",)
@@ -316,7 +319,7 @@ class ArmAdmin(CuratedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ArmProduct)
-class ArmProductAdmin(CuratedAdminMixin, admin.ModelAdmin):
+class ArmProductAdmin(CuratedAdminMixin, SimpleHistoryAdmin):
     list_display = ("construct", "arm_label", "order", "administration", "dose_value", "dose_unit")
     list_select_related = ("construct", "arm__study")
     list_filter = ("administration", "dose_unit")
@@ -329,7 +332,7 @@ class ArmProductAdmin(CuratedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Person)
-class PersonAdmin(CuratedAdminMixin, admin.ModelAdmin):
+class PersonAdmin(CuratedAdminMixin, SimpleHistoryAdmin):
     list_display = ("__str__", "report_count", "note")
     search_fields = ("note", "reports__label")
 
@@ -374,7 +377,7 @@ class PatientAdverseEventInline(CuratedInline, admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(CuratedAdminMixin, admin.ModelAdmin):
+class PatientAdmin(CuratedAdminMixin, SimpleHistoryAdmin):
     list_display = ("label", "arm_label", "primary_disease", "age_years", "sex", "person", "source")
     list_select_related = ("arm__study", "primary_disease", "person", "source_publication")
     list_filter = ("primary_disease", "sex", "person_evidence")
@@ -451,7 +454,7 @@ class SubjectColumnsMixin:
 
 
 @admin.register(OutcomeResult)
-class OutcomeResultAdmin(SubjectColumnsMixin, CuratedAdminMixin, admin.ModelAdmin):
+class OutcomeResultAdmin(SubjectColumnsMixin, CuratedAdminMixin, SimpleHistoryAdmin):
     list_display = (
         "measure",
         "subject",
@@ -473,7 +476,7 @@ class OutcomeResultAdmin(SubjectColumnsMixin, CuratedAdminMixin, admin.ModelAdmi
 
 
 @admin.register(AdverseEvent)
-class AdverseEventAdmin(SubjectColumnsMixin, CuratedAdminMixin, admin.ModelAdmin):
+class AdverseEventAdmin(SubjectColumnsMixin, CuratedAdminMixin, SimpleHistoryAdmin):
     list_display = (
         "event_type",
         "subject",

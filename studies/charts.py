@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
 
-from .summary import RESPONSE, PooledSummary, response_points
+from .summary import RESPONSE, Contribution, PooledSummary
 
 STYLE = Style(
     background="#ffffff",
@@ -72,10 +72,10 @@ def patients_by_disease_and_target(summaries: list[PooledSummary]) -> SafeString
     return _svg(chart)
 
 
-def response_forest(summaries: list[PooledSummary]) -> SafeString:
+def response_forest(points: list[Contribution]) -> SafeString:
     """Forest-style plot: each study's main-outcome response proportion with its
-    Wilson 95% interval, one line per study arm."""
-    points = response_points(summaries)
+    Wilson 95% interval, one line per study arm (studies.summary.response_points, or
+    the stored equivalent summaries.selectors.response_points)."""
     if not points:
         return mark_safe("")
     count = len(points)

@@ -1,5 +1,7 @@
 """The public catalogue's pages. Each view parses its input, calls selectors or the
-summary module, and renders; htmx requests get only the part of the page they swap."""
+summary module, and renders; htmx requests get only the part of the page they swap.
+The dashboard and the disease pages read the stored summary tables (the summaries
+app, kept fresh by Celery); the drill-down pages pool live rows to show the evidence."""
 
 from datetime import date
 
@@ -8,6 +10,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
+
+from summaries import selectors as stored
 
 from . import charts, export, selectors, summary
 from .filtersets import StudyFilterSet
@@ -112,7 +116,7 @@ def disease_list(request):
 @require_GET
 def disease_detail(request, code: str):
     disease = get_object_or_404(Disease.objects.select_related("parent", "main_outcome"), code=code)
-    summaries = summary.disease_summaries(disease)
+    summaries = stored.disease_summaries(disease)
     context = {
         "disease": disease,
         "children": disease.children.all(),
@@ -125,13 +129,14 @@ def disease_detail(request, code: str):
 
 @require_GET
 def summary_dashboard(request):
-    summaries = summary.pooled_summaries()
+    summaries = stored.disease_target_summaries()
+    points = stored.response_points(summaries)
     context = {
         "summaries": summaries,
         "metrics": summary.METRICS,
         "patients_chart": charts.patients_by_disease_and_target(summaries),
-        "forest_chart": charts.response_forest(summaries),
-        "forest_rows": summary.response_points(summaries),
+        "forest_chart": charts.response_forest(points),
+        "forest_rows": points,
     }
     return render(request, "studies/summary.html", context)
 

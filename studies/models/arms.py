@@ -1,4 +1,5 @@
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from ..choices import Administration, DoseUnit
 from .base import Sourced
@@ -23,6 +24,8 @@ class Arm(Sourced):
     constructs = models.ManyToManyField(
         "studies.CarConstruct", through="ArmProduct", related_name="arms"
     )
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["study", "label"]
@@ -63,6 +66,8 @@ class ArmProduct(Sourced):
         max_digits=20, decimal_places=2, null=True, blank=True, help_text="Highest dose of a range."
     )
     dose_unit = models.CharField(max_length=14, choices=DoseUnit.choices, blank=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["arm", "order"]

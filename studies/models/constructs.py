@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from ..choices import BinderOrigin, BinderType, CellSource, Domain, Vector
 from .base import Curated
@@ -25,6 +26,8 @@ class CarConstruct(Curated):
     developer = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
 
+    history = HistoricalRecords(m2m_fields=["targets", "costimulatory_domains"])
+
     class Meta:
         ordering = ["name"]
         verbose_name = "CAR construct"
@@ -38,6 +41,8 @@ class ConstructAlias(models.Model):
 
     construct = models.ForeignKey(CarConstruct, on_delete=models.CASCADE, related_name="aliases")
     alias = models.CharField(max_length=200, unique=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["alias"]

@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from ..choices import IdentityEvidence, Sex
 from .base import Curated, Sourced
@@ -12,6 +13,8 @@ class Person(Curated):
     counts take each person once, at the latest follow-up."""
 
     note = models.TextField(blank=True, help_text="Why these reports are the same person.")
+
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = "person (identity)"
@@ -45,6 +48,8 @@ class Patient(Sourced):
     person_evidence = models.CharField(
         max_length=10, choices=IdentityEvidence.choices, blank=True
     )
+
+    history = HistoricalRecords(m2m_fields=["secondary_diseases", "prior_therapies"])
 
     class Meta:
         ordering = ["arm", "label"]

@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
+from simple_history.models import HistoricalRecords
 
 from ..choices import (
     Phase,
@@ -34,6 +35,8 @@ class Publication(Curated):
         related_name="supersedes",
         help_text="The fuller report (e.g. the paper that replaced this abstract).",
     )
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-year", "title"]
@@ -102,6 +105,8 @@ class PublicationAuthor(models.Model):
     family_name = models.CharField(max_length=100)
     given_names = models.CharField(max_length=100, blank=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["publication", "position"]
         constraints = [
@@ -137,6 +142,8 @@ class Study(Curated):
         Publication, through="StudyReport", related_name="studies", blank=True
     )
 
+    history = HistoricalRecords(m2m_fields=["countries"])
+
     class Meta:
         ordering = ["title"]
         verbose_name_plural = "studies"
@@ -161,6 +168,8 @@ class StudyReport(Curated):
     publication = models.ForeignKey(Publication, on_delete=models.PROTECT, related_name="reports")
     data_cutoff = models.DateField(null=True, blank=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["study", "data_cutoff"]
         constraints = [
@@ -179,6 +188,8 @@ class RegistryId(Curated):
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="registry_ids")
     registry = models.CharField(max_length=10, choices=Registry.choices)
     identifier = RegistryIdentifierField(max_length=40, unique=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["registry", "identifier"]

@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from ..choices import AdverseEventType, GradingSystem, TimePoint
 from ..validation import grade_error, measure_shape_errors, unit_error, value_range_error
@@ -64,6 +65,8 @@ class OutcomeResult(Sourced):
         "mean", "sd",
     )
     NUMERIC_FIELDS = ("value", "median", "minimum", "maximum", "iqr_low", "iqr_high", "mean")
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["measure", "timepoint", "day"]
@@ -186,6 +189,8 @@ class AdverseEvent(Sourced):
     # Arm-level rows: how many of how many evaluable patients had it.
     n_affected = models.IntegerField(null=True, blank=True)
     n_evaluable = models.IntegerField(null=True, blank=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["event_type", "grade"]

@@ -1,0 +1,18 @@
+"""Queue counts for the navigation bar (templates/curation/nav.html)."""
+
+from . import rules, selectors
+
+
+def queues(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not rules.may_use_curation(user):
+        return {"curation_nav": None}
+    counts = selectors.queue_counts(user)
+    return {
+        "curation_nav": {
+            **counts,
+            "mine": counts["drafts"] + counts["returned"],
+            "is_curator": rules.is_curator(user),
+            "is_reviewer": rules.is_reviewer(user),
+        }
+    }

@@ -1,0 +1,383 @@
+"""The summary tables: GROUP BY over the pooling snapshot, one family of keys at a time.
+
+:func:`footprint` says which summary rows a set of studies feeds; :func:`refresh`
+recomputes exactly those rows (or every row) from the snapshot. Medians come from
+window functions (row number and count per group), so the same SQL runs on SQLite
+and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import reduce
+from operator import or_
+
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from .models import (
+    SAFETY_METRICS,
+    ConstructSummary,
+    Contribution,
+    ContributionRate,
+    DiseaseTargetMeasureSummary,
+    DiseaseTargetSummary,
+    LatestValue,
+    PooledArmConstruct,
+    PooledPatient,
+    PooledReport,
+    PooledStudy,
+    YearSummary,
+)
+from .snapshot import Studies, scoped
+
+TOUCH = Contribution.Level.TOUCH
+
+
+@dataclass
+class Keys:
+    """Summary rows by key; None in a field means every row of that table."""
+
+    groups: set[tuple[int, str]] | None = field(default_factory=set)  # (disease, target)
+    constructs: set[int] | None = field(default_factory=set)
+    years: set[int] | None = field(default_factory=set)
+
+    @classmethod
+    def everything(cls) -> Keys:
+        return cls(None, None, None)
+
+    def __or__(self, other: Keys) -> Keys:
+        def union(a, b):
+            return None if a is None or b is None else a | b
+
+        return Keys(
+            union(self.groups, other.groups),
+            union(self.constructs, other.constructs),
+            union(self.years, other.years),
+        )
+
+    def __len__(self) -> int:
+        return sum(len(keys or ()) for keys in (self.groups, self.constructs, self.years))
+
+    def labels(self) -> list[str]:
+        """Readable keys, e.g. 'group:3/cd19', 'construct:7', 'year:2024'."""
+        return sorted(
+            [f"group:{d}/{t}" for d, t in self.groups or ()]
+            + [f"construct:{c}" for c in self.constructs or ()]
+            + [f"year:{y}" for y in self.years or ()]
+        )
+
+
+def footprint(studies: Studies) -> Keys:
+    """The summary keys the snapshot rows of these studies feed."""
+    contributions = scoped(Contribution.objects.all(), "study_id", studies)
+    years = set(contributions.values_list("report_year", flat=True))
+    years |= set(scoped(PooledReport.objects.all(), "study_id", studies).values_list("year",
+                                                                                     flat=True))
+    years |= set(
+        scoped(PooledStudy.objects.all(), "study_id", studies).values_list("first_year", flat=True)
+    )
+    return Keys(
+        groups=set(contributions.values_list("disease_id", "target_key").distinct()),
+        constructs=set(
+            scoped(PooledArmConstruct.objects.all(), "arm__study_id", studies)
+            .values_list("construct_id", flat=True)
+            .distinct()
+        ),
+        years={year for year in years if year is not None},
+    )
+
+
+def refresh(keys: Keys) -> int:
+    """Recompute these summary rows from the snapshot; returns how many keys."""
+    now = timezone.now()
+    if keys.groups is None or keys.groups:
+        _refresh_groups(keys.groups, now)
+        _refresh_measures(keys.groups, now)
+    if keys.constructs is None or keys.constructs:
+        _refresh_constructs(keys.constructs, now)
+    if keys.years is None or keys.years:
+        _refresh_years(keys.years, now)
+    if None in (keys.groups, keys.constructs, keys.years):
+        return (
+            DiseaseTargetSummary.objects.count()
+            + ConstructSummary.objects.count()
+            + YearSummary.objects.count()
+        )
+    return len(keys)
+
+
+# Helpers -------------------------------------------------------------------------------------
+
+
+def _groups_q(groups: set[tuple[int, str]] | None, prefix: str = "") -> Q:
+    if groups is None:
+        return Q()
+    if not groups:
+        return Q(pk__in=[])
+    return reduce(
+        or_, (Q(**{f"{prefix}disease_id": d, f"{prefix}target_key": t}) for d, t in groups)
+    )
+
+
+def _in(keys: Iterable | None, path: str) -> Q:
+    return Q(**_in_kwargs(keys, path))
+
+
+def _in_kwargs(keys: Iterable | None, path: str) -> dict:
+    return {} if keys is None else {f"{path}__in": list(keys)}
+
+
+def medians(queryset: QuerySet, group_by: list[str], value: str) -> dict[tuple, Decimal]:
+    """The median of ``value`` per group: the middle row (or the mean of the two middle
+    rows) by row number within the group, found by window functions."""
+    partition = [F(name) for name in group_by]
+    ranked = queryset.filter(**{f"{value}__isnull": False}).annotate(
+        _place=Window(RowNumber(), partition_by=partition, order_by=F(value).asc()),
+        _size=Window(Count("pk"), partition_by=partition),
+    )
+    middle = ranked.filter(
+        Q(_place=(F("_size") + 1) / 2) | Q(_place=(F("_size") + 2) / 2)
+    ).values_list(*group_by, value)
+    found = defaultdict(list)
+    for *key, number in middle:
+        found[tuple(key)].append(Decimal(number))
+    return {key: sum(numbers) / len(numbers) for key, numbers in found.items()}
+
+
+def _rate_sums(prefix: str, rates: dict[str, Q]) -> dict:
+    sums = {}
+    for name, condition in rates.items():
+        sums[f"{name}_events"] = Sum(f"{prefix}events", filter=condition)
+        sums[f"{name}_evaluable"] = Sum(f"{prefix}evaluable", filter=condition)
+    return sums
+
+
+def _rate_values(row: dict, names: Iterable[str]) -> dict:
+    """<name>_events and <name>_evaluable, both empty when nothing was evaluable."""
+    values = {}
+    for name in names:
+        evaluable = row.get(f"{name}_evaluable") or 0
+        values[f"{name}_events"] = row.get(f"{name}_events") if evaluable else None
+        values[f"{name}_evaluable"] = evaluable or None
+    return values
+
+
+GROUP_RATES = {
+    "response": Q(is_response=True),
+    "drug_free": Q(is_drug_free=True),
+    **{metric: Q(metric=metric) for metric in SAFETY_METRICS},
+}
+
+
+# Disease × target ----------------------------------------------------------------------------
+
+
+def _refresh_groups(groups, now) -> None:
+    contributions = Contribution.objects.filter(_groups_q(groups))
+    key = ("disease_id", "target_key")
+    counts = (
+        contributions.exclude(level=TOUCH)
+        .values(*key)
+        .annotate(
+            target_label=Max("target_label"),
+            studies=Count("study_id", distinct=True),
+            patients=Sum("patient_count"),
+        )
+    )
+    publications = dict(
+        ((row["disease_id"], row["target_key"]), row["n"])
+        for row in contributions.values(*key).annotate(
+            n=Count("study__reports__publication_id", distinct=True)
+        )
+    )
+    rates = {
+        (row["contribution__disease_id"], row["contribution__target_key"]): row
+        for row in ContributionRate.objects.filter(_groups_q(groups, "contribution__"))
+        .values("contribution__disease_id", "contribution__target_key")
+        .annotate(**_rate_sums("", GROUP_RATES))
+    }
+    measures = defaultdict(set)
+    for disease_id, target_key, abbreviation, name in (
+        ContributionRate.objects.filter(_groups_q(groups, "contribution__"), is_response=True)
+        .values_list(
+            "contribution__disease_id", "contribution__target_key", "measure__abbreviation",
+            "measure__name",
+        )
+        .distinct()
+    ):
+        measures[(disease_id, target_key)].add(abbreviation or name)
+    follow_up = medians(
+        PooledPatient.objects.filter(_groups_q(groups), counted=True), list(key),
+        "follow_up_days",
+    )
+    rows = []
+    for row in counts:
+        group = (row["disease_id"], row["target_key"])
+        rows.append(
+            DiseaseTargetSummary(
+                disease_id=row["disease_id"],
+                target_key=row["target_key"],
+                target_label=row["target_label"],
+                studies=row["studies"],
+                publications=publications.get(group, 0),
+                patients=row["patients"] or 0,
+                response_measures=sorted(measures.get(group, ())),
+                median_follow_up_days=follow_up.get(group),
+                computed_at=now,
+                **_rate_values(rates.get(group, {}), GROUP_RATES),
+            )
+        )
+    DiseaseTargetSummary.objects.filter(_groups_q(groups)).delete()
+    DiseaseTargetSummary.objects.bulk_create(rows)
+
+
+def _refresh_measures(groups, now) -> None:
+    key = ["disease_id", "target_key", "measure_id"]
+    rate_key = ["contribution__disease_id", "contribution__target_key", "measure_id"]
+    rates = (
+        ContributionRate.objects.filter(_groups_q(groups, "contribution__"), measure__isnull=False)
+        .values(*rate_key)
+        .annotate(events=Sum("events"), evaluable=Sum("evaluable"))
+    )
+    values = LatestValue.objects.filter(_groups_q(groups), value__isnull=False)
+    numbers = values.values(*key).annotate(n=Count("pk"), low=Min("value"), high=Max("value"))
+    middle = medians(values, key, "value")
+    studies = defaultdict(set)
+    for *measure_key, study_id in (
+        ContributionRate.objects.filter(_groups_q(groups, "contribution__"), measure__isnull=False)
+        .values_list(*rate_key, "contribution__study_id")
+        .distinct()
+    ):
+        studies[tuple(measure_key)].add(study_id)
+    for *measure_key, study_id in values.values_list(*key, "study_id").distinct():
+        studies[tuple(measure_key)].add(study_id)
+    labels = dict(
+        ((d, t), label)
+        for d, t, label in Contribution.objects.filter(_groups_q(groups))
+        .values_list("disease_id", "target_key", "target_label")
+        .distinct()
+    )
+
+    rows: dict[tuple, DiseaseTargetMeasureSummary] = {}
+
+    def row(disease_id, target_key, measure_id) -> DiseaseTargetMeasureSummary:
+        measure_key = (disease_id, target_key, measure_id)
+        if measure_key not in rows:
+            rows[measure_key] = DiseaseTargetMeasureSummary(
+                disease_id=disease_id,
+                target_key=target_key,
+                target_label=labels.get((disease_id, target_key), ""),
+                measure_id=measure_id,
+                studies=len(studies[measure_key]),
+                computed_at=now,
+            )
+        return rows[measure_key]
+
+    for rate in rates:
+        summary = row(*(rate[name] for name in rate_key))
+        summary.events, summary.evaluable = rate["events"], rate["evaluable"]
+    for number in numbers:
+        measure_key = tuple(number[name] for name in key)
+        summary = row(*measure_key)
+        summary.value_count = number["n"]
+        summary.minimum, summary.maximum = number["low"], number["high"]
+        summary.median = middle.get(measure_key)
+    DiseaseTargetMeasureSummary.objects.filter(_groups_q(groups)).delete()
+    DiseaseTargetMeasureSummary.objects.bulk_create(rows.values())
+
+
+# Constructs and years ----------------------------------------------------------------------
+
+
+def _refresh_constructs(constructs, now) -> None:
+    with_construct = PooledArmConstruct.objects.filter(_in(constructs, "construct_id"))
+    counted = Q(arm__contributions__level__in=_COUNTED_LEVELS)
+    counts = with_construct.values("construct_id").annotate(
+        studies=Count("arm__contributions__study_id", distinct=True, filter=counted),
+        patients=Sum("arm__contributions__patient_count", filter=counted),
+        diseases=Count("arm__contributions__disease_id", distinct=True, filter=counted),
+    )
+    publications = dict(
+        Contribution.objects.filter(
+            level__in=_COUNTED_LEVELS, **_in_kwargs(constructs, "arm__constructs__construct_id")
+        )
+        .values("arm__constructs__construct_id")
+        .annotate(n=Count("study__reports__publication_id", distinct=True))
+        .values_list("arm__constructs__construct_id", "n")
+    )
+    safety = {
+        metric: Q(arm__contributions__rates__metric=metric) for metric in SAFETY_METRICS
+    }
+    rates = {
+        row["construct_id"]: row
+        for row in with_construct.values("construct_id").annotate(
+            **_rate_sums("arm__contributions__rates__", safety)
+        )
+    }
+    follow_up = medians(
+        PooledArmConstruct.objects.filter(
+            _in(constructs, "construct_id"), arm__patients__counted=True
+        ).annotate(days=F("arm__patients__follow_up_days")),
+        ["construct_id"],
+        "days",
+    )
+    rows = [
+        ConstructSummary(
+            construct_id=row["construct_id"],
+            studies=row["studies"],
+            publications=publications.get(row["construct_id"], 0),
+            patients=row["patients"] or 0,
+            diseases=row["diseases"],
+            median_follow_up_days=follow_up.get((row["construct_id"],)),
+            computed_at=now,
+            **_rate_values(rates.get(row["construct_id"], {}), SAFETY_METRICS),
+        )
+        for row in counts
+        if row["studies"]
+    ]
+    ConstructSummary.objects.filter(_in(constructs, "construct_id")).delete()
+    ConstructSummary.objects.bulk_create(rows)
+
+
+_COUNTED_LEVELS = [level for level in Contribution.Level.values if level != TOUCH]
+
+
+def _refresh_years(years, now) -> None:
+    publications = dict(
+        PooledReport.objects.filter(_in(years, "year"))
+        .values("year")
+        .annotate(n=Count("publication_id", distinct=True))
+        .values_list("year", "n")
+    )
+    first = dict(
+        PooledStudy.objects.filter(_in(years, "first_year"), first_year__isnull=False)
+        .values("first_year")
+        .annotate(n=Count("pk"))
+        .values_list("first_year", "n")
+    )
+    pooled = {
+        row["report_year"]: row
+        for row in Contribution.objects.filter(_in(years, "report_year"))
+        .exclude(level=TOUCH)
+        .values("report_year")
+        .annotate(studies=Count("study_id", distinct=True), patients=Sum("patient_count"))
+    }
+    found = sorted({*publications, *first, *(y for y in pooled if y is not None)})
+    rows = [
+        YearSummary(
+            year=year,
+            publications=publications.get(year, 0),
+            studies_first_reported=first.get(year, 0),
+            studies_pooled=pooled.get(year, {}).get("studies", 0),
+            patients=pooled.get(year, {}).get("patients") or 0,
+            computed_at=now,
+        )
+        for year in found
+    ]
+    YearSummary.objects.filter(_in(years, "year")).delete()
+    YearSummary.objects.bulk_create(rows)

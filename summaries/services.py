@@ -1,0 +1,336 @@
+"""Keeping the summary tables fresh: record changes, refresh what they touch.
+
+Write paths call :func:`mark_changed` inside their transaction (the receivers in
+summaries.signals do it for every save through the ORM as a safety net). It appends
+``PendingRefresh`` rows, which commit or roll back with the change, and after the
+commit asks Celery for a refresh a few seconds later, unless one is already waiting
+for those keys: many changes in one window make one refresh.
+
+A refresh (:func:`refresh_keys`, :func:`full_rebuild`) claims pending rows with a
+conditional UPDATE, recomputes the affected studies' snapshot and the summary rows
+they feed in one transaction under a lock, and deletes the rows it claimed. Running
+it twice is harmless: the second run finds nothing to claim, and recomputing from the
+same data gives the same rows. A worker that dies mid-refresh leaves its rows claimed;
+they are claimed again once the lease expires (the periodic sweep does it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from studies.models import (
+    AdverseEvent,
+    Antigen,
+    Arm,
+    ArmProduct,
+    CarConstruct,
+    Disease,
+    OutcomeMeasure,
+    OutcomeResult,
+    Patient,
+    Person,
+    Publication,
+    Study,
+    StudyReport,
+)
+
+from . import aggregation, snapshot
+from .models import PendingRefresh, PooledPatient, RefreshRun, RefreshState
+
+logger = logging.getLogger(__name__)
+
+ALL = "all"
+STUDY_PREFIX = "study:"
+# Sending a task when the broker is down must not hold up the request that saved data.
+SEND_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+                     "interval_max": 0.2}
+
+
+# The refresh log is pruned at each full rebuild (nightly).
+RUN_LOG_KEPT = timedelta(days=30)
+
+
+def coalesce_seconds() -> float:
+    return float(getattr(settings, "SUMMARIES_COALESCE_SECONDS", 5))
+
+
+def claim_lease() -> timedelta:
+    return timedelta(seconds=float(getattr(settings, "SUMMARIES_CLAIM_LEASE_SECONDS", 600)))
+
+
+def study_key(study_id: int) -> str:
+    return f"{STUDY_PREFIX}{study_id}"
+
+
+# Which keys a row touches ------------------------------------------------------------------
+
+
+def _studies_of_arms(arm_ids: Iterable[int | None]) -> set[int]:
+    ids = {pk for pk in arm_ids if pk is not None}
+    return set(Arm.objects.filter(pk__in=ids).values_list("study_id", flat=True)) if ids else set()
+
+
+def _studies_of_patients(patient_ids: Iterable[int | None]) -> set[int]:
+    ids = {pk for pk in patient_ids if pk is not None}
+    if not ids:
+        return set()
+    return set(Patient.objects.filter(pk__in=ids).values_list("arm__study_id", flat=True))
+
+
+def studies_of(row: models.Model, **ids) -> set[int]:
+    """The studies whose pooled numbers a row feeds. ``ids`` overrides the row's own
+    foreign keys (the receivers pass the values a row had before it was edited)."""
+
+    def get(name):
+        return ids[name] if name in ids else getattr(row, name)
+
+    if isinstance(row, Study):
+        return {row.pk}
+    if isinstance(row, (StudyReport, Arm)):
+        return {get("study_id")}
+    if isinstance(row, (ArmProduct, Patient)):
+        return _studies_of_arms([get("arm_id")])
+    if isinstance(row, (OutcomeResult, AdverseEvent)):
+        return _studies_of_arms([get("arm_id")]) | _studies_of_patients([get("patient_id")])
+    if isinstance(row, Publication):
+        return set(StudyReport.objects.filter(publication_id=row.pk).values_list("study_id",
+                                                                                  flat=True))
+    if isinstance(row, CarConstruct):
+        return set(
+            ArmProduct.objects.filter(construct_id=row.pk).values_list("arm__study_id", flat=True)
+        )
+    if isinstance(row, Person):
+        return set(Patient.objects.filter(person_id=row.pk).values_list("arm__study_id",
+                                                                        flat=True))
+    return set()
+
+
+def keys_for(row: models.Model) -> set[str]:
+    """Pending keys for a changed row: its studies, or everything for a vocabulary row
+    (a disease's main outcome, an antigen's code, a measure's name)."""
+    if isinstance(row, (Disease, Antigen, OutcomeMeasure)):
+        return {ALL}
+    return {study_key(pk) for pk in studies_of(row) if pk is not None}
+
+
+# Recording changes ----------------------------------------------------------------------------
+
+
+def mark_changed(items: str | models.Model | Iterable[str | models.Model]) -> set[str]:
+    """Record that data behind these keys (``study:<id>``, ``all``) or rows changed.
+
+    Call it inside the transaction that writes the change: the pending rows commit or
+    roll back with it, and a refresh is requested only after the commit."""
+    if isinstance(items, (str, models.Model)):
+        items = [items]
+    keys: set[str] = set()
+    for item in items:
+        keys |= {item} if isinstance(item, str) else keys_for(item)
+    if not keys:
+        return keys
+    now = timezone.now()
+    PendingRefresh.objects.bulk_create(PendingRefresh(key=key, requested_at=now) for key in keys)
+    ordered = sorted(keys)
+    transaction.on_commit(lambda: enqueue_refresh(ordered), robust=True)
+    return keys
+
+
+def enqueue_refresh(keys: list[str]) -> bool:
+    """Ask a worker to refresh these keys in a few seconds, unless a request for them
+    is already waiting. Never raises: without a broker the rows wait for the sweep."""
+    from .tasks import refresh_summaries
+
+    window = coalesce_seconds()
+    now = timezone.now()
+    waiting = set(
+        PendingRefresh.objects.filter(
+            key__in=keys, claimed_at__isnull=True, enqueued_at__gte=now - timedelta(seconds=window)
+        ).values_list("key", flat=True)
+    )
+    todo = [key for key in keys if key not in waiting]
+    if not todo:
+        return False
+    PendingRefresh.objects.filter(
+        key__in=todo, claimed_at__isnull=True, enqueued_at__isnull=True
+    ).update(enqueued_at=now)
+    try:
+        refresh_summaries.apply_async(
+            kwargs={"keys": todo}, countdown=window, retry=True, retry_policy=SEND_RETRY_POLICY
+        )
+    except Exception:  # the broker is down (or, in eager mode, the refresh failed)
+        logger.warning("Summary refresh of %s not sent; it stays pending.", todo, exc_info=True)
+        PendingRefresh.objects.filter(key__in=todo, enqueued_at=now).update(enqueued_at=None)
+        return False
+    return True
+
+
+# Refreshing -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RefreshResult:
+    kind: str = ""
+    keys: list[str] = field(default_factory=list)  # pending keys consumed
+    studies: int = 0
+    summary_rows: int = 0
+    summary_keys: list[str] = field(default_factory=list)  # incremental runs only
+    seconds: float = 0.0
+
+    @property
+    def ran(self) -> bool:
+        return bool(self.kind)
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "keys": self.keys,
+            "studies": self.studies,
+            "summary_rows": self.summary_rows,
+            "summary_keys": self.summary_keys,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def refresh_keys(keys: Iterable[str] | None = None) -> RefreshResult:
+    """Refresh the pending keys given (None: every pending key). Keys that nothing
+    changed since their last refresh, or that another worker is refreshing now, are
+    skipped; a refresh with nothing to claim does nothing."""
+    return _claim_and_run(keys, full=False)
+
+
+def full_rebuild() -> RefreshResult:
+    """Recompute every snapshot and summary row, consuming every pending key."""
+    return _claim_and_run(None, full=True)
+
+
+def _claim_and_run(keys: Iterable[str] | None, *, full: bool) -> RefreshResult:
+    token, now = uuid.uuid4(), timezone.now()
+    due = PendingRefresh.objects.filter(
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - claim_lease())
+    )
+    if keys is not None:
+        # A pending full rebuild subsumes any keys: whoever refreshes next does it.
+        due = due.filter(key__in=[*keys, ALL])
+    claimed_rows = due.update(claimed_at=now, claim_token=token, attempts=F("attempts") + 1)
+    if not claimed_rows and not full:
+        return RefreshResult()
+    claimed = sorted(
+        set(PendingRefresh.objects.filter(claim_token=token).values_list("key", flat=True))
+    )
+    try:
+        with transaction.atomic():
+            state = _lock()
+            if full or ALL in claimed:
+                result = _rebuild_everything(state)
+            else:
+                result = _refresh_studies(state, _study_ids(claimed))
+            result.keys = claimed
+            _log(result, now)
+            PendingRefresh.objects.filter(claim_token=token).delete()
+    except BaseException:
+        PendingRefresh.objects.filter(claim_token=token).update(claimed_at=None, claim_token=None)
+        raise
+    return result
+
+
+def _study_ids(keys: Iterable[str]) -> set[int]:
+    ids = set()
+    for key in keys:
+        if key.startswith(STUDY_PREFIX) and key[len(STUDY_PREFIX):].isdigit():
+            ids.add(int(key[len(STUDY_PREFIX):]))
+    return ids
+
+
+def _lock() -> RefreshState:
+    """Serialise refreshes: the state row, locked until the transaction ends."""
+    RefreshState.objects.get_or_create(pk=1)
+    return RefreshState.objects.select_for_update().get(pk=1)
+
+
+def _refresh_studies(state: RefreshState, study_ids: set[int]) -> RefreshResult:
+    started = time.perf_counter()
+    relevant = snapshot.relevant_measure_ids()
+    if relevant != state.relevant_measures:
+        # Which reports count for an arm depends on this set: every study may move.
+        return _rebuild_everything(state, relevant)
+    studies = sorted(_with_shared_persons(study_ids))
+    before = aggregation.footprint(studies)
+    snapshot.rebuild(studies, relevant)
+    keys = before | aggregation.footprint(studies)
+    return RefreshResult(
+        kind=RefreshRun.Kind.INCREMENTAL.value,
+        studies=len(studies),
+        summary_rows=aggregation.refresh(keys),
+        summary_keys=keys.labels(),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _with_shared_persons(study_ids: set[int]) -> set[int]:
+    """The studies plus those reporting a person they report (now or at the last
+    refresh): which row counts for a person depends on all of that person's rows."""
+    persons = set(
+        Patient.objects.filter(arm__study_id__in=study_ids, person__isnull=False).values_list(
+            "person_id", flat=True
+        )
+    ) | set(
+        PooledPatient.objects.filter(study_id__in=study_ids, person_id__isnull=False).values_list(
+            "person_id", flat=True
+        )
+    )
+    if not persons:
+        return set(study_ids)
+    linked = set(
+        Patient.objects.filter(person_id__in=persons).values_list("arm__study_id", flat=True)
+    ) | set(PooledPatient.objects.filter(person_id__in=persons).values_list("study_id",
+                                                                           flat=True))
+    return set(study_ids) | linked
+
+
+def _rebuild_everything(state: RefreshState, relevant: list[int] | None = None) -> RefreshResult:
+    started = time.perf_counter()
+    relevant = snapshot.relevant_measure_ids() if relevant is None else relevant
+    snapshot.rebuild(None, relevant)
+    _analyze()
+    rows = aggregation.refresh(aggregation.Keys.everything())
+    state.relevant_measures = relevant
+    state.last_full_rebuild_at = timezone.now()
+    state.save()
+    RefreshRun.objects.filter(finished_at__lt=timezone.now() - RUN_LOG_KEPT).delete()
+    return RefreshResult(
+        kind=RefreshRun.Kind.FULL.value,
+        studies=snapshot.visible_studies().count(),
+        summary_rows=rows,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _analyze() -> None:
+    """Fresh planner statistics after reloading every snapshot table: PostgreSQL would
+    otherwise plan the next incremental refreshes for the tables' old sizes."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in snapshot.SNAPSHOT_MODELS:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+def _log(result: RefreshResult, started_at) -> None:
+    RefreshRun.objects.create(
+        kind=result.kind,
+        started_at=started_at,
+        finished_at=timezone.now(),
+        keys=result.keys,
+        studies=result.studies,
+        summary_rows=result.summary_rows,
+    )

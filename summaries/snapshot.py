@@ -1,0 +1,787 @@
+"""The pooling snapshot: what each study adds to the pooled numbers, by SQL.
+
+:func:`rebuild` replaces the snapshot rows of a set of studies (or of every study). It
+applies the rules of :mod:`studies.summary` (the reference implementation, in Python)
+with queries over the live tables: correlated subqueries choose each study's counted
+report per disease, a window function picks the row that counts for each linked
+person, another picks each patient's latest value, and GROUP BY queries give each
+contribution's events and evaluable. Python only maps the grouped rows to snapshot
+rows (and derives target-set keys, with studies.summary.TargetSet, so that both
+implementations name groups alike).
+
+Callers hold the refresh lock and a transaction (see summaries.services).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, ExtractYear, RowNumber
+
+from studies.choices import AdverseEventType, TimePoint
+from studies.models import (
+    AdverseEvent,
+    Antigen,
+    Arm,
+    ArmProduct,
+    Disease,
+    OutcomeMeasure,
+    OutcomeResult,
+    Patient,
+    Publication,
+    Study,
+    StudyReport,
+)
+from studies.summary import (
+    CRS_ANY,
+    CRS_GRADE_2,
+    DRUG_FREE_REMISSION_CODE,
+    ICANS_ANY,
+    TargetSet,
+)
+from studies.visibility import public
+
+from .models import (
+    SAFETY_METRICS,
+    Contribution,
+    ContributionRate,
+    LatestValue,
+    PooledArm,
+    PooledArmConstruct,
+    PooledPatient,
+    PooledReport,
+    PooledSource,
+    PooledStudy,
+)
+
+# A set of study ids, or None for every study.
+Studies = Collection[int] | None
+
+SAFETY_EVENTS = {
+    CRS_ANY: (AdverseEventType.CRS, 1),
+    CRS_GRADE_2: (AdverseEventType.CRS, 2),
+    ICANS_ANY: (AdverseEventType.ICANS, 1),
+}
+SAFETY_TYPES = (AdverseEventType.CRS, AdverseEventType.ICANS)
+
+# A report's place in time: its data cut-off as YYYYMMDD, or 1 January of its year.
+REPORT_RANK = Coalesce(
+    ExtractYear("data_cutoff") * 10000 + ExtractMonth("data_cutoff") * 100
+    + ExtractDay("data_cutoff"),
+    F("publication__year") * 10000 + 101,
+    output_field=IntegerField(),
+)
+# A result's time point, latest last: baseline, then days after infusion, then last
+# follow-up (whatever its day).
+TIMEPOINT_ORDER = [
+    Case(
+        When(timepoint=TimePoint.LAST_FOLLOW_UP, then=2),
+        When(timepoint=TimePoint.DAY, then=1),
+        default=0,
+        output_field=IntegerField(),
+    ).desc(),
+    Case(
+        When(timepoint=TimePoint.LAST_FOLLOW_UP, then=0),
+        default=Coalesce("day", 0),
+        output_field=IntegerField(),
+    ).desc(),
+    F("pk").asc(),
+]
+
+
+# What the public sees (studies.visibility), as studies.summary loads it -------------------
+# Each takes the studies being refreshed, so that the visibility subqueries stay as
+# small as the refresh (an incremental refresh reads a few rows, not every table).
+
+
+def scoped(queryset: QuerySet, path: str, studies: Studies) -> QuerySet:
+    return queryset if studies is None else queryset.filter(**{f"{path}__in": studies})
+
+
+def visible_studies(studies: Studies = None) -> QuerySet:
+    return scoped(public(Study.objects.all()), "pk", studies)
+
+
+def visible_arms(studies: Studies = None) -> QuerySet:
+    arms = public(Arm.objects.filter(study__in=visible_studies(studies)))
+    return scoped(arms, "study_id", studies)
+
+
+def visible_patients(studies: Studies = None) -> QuerySet:
+    patients = public(Patient.objects.filter(arm__in=visible_arms(studies)))
+    return scoped(patients, "arm__study_id", studies)
+
+
+def visible_reports(studies: Studies = None) -> QuerySet:
+    reports = public(
+        StudyReport.objects.filter(
+            study__in=visible_studies(studies), publication__in=public(Publication.objects.all())
+        )
+    )
+    return scoped(reports, "study_id", studies)
+
+
+def arm_results(studies: Studies = None) -> QuerySet:
+    results = public(OutcomeResult.objects.filter(arm__in=visible_arms(studies)))
+    return scoped(results, "arm__study_id", studies)
+
+
+def patient_results(studies: Studies = None) -> QuerySet:
+    results = public(OutcomeResult.objects.filter(patient__in=visible_patients(studies)))
+    return scoped(results, "patient__arm__study_id", studies)
+
+
+def arm_events(studies: Studies = None) -> QuerySet:
+    events = public(AdverseEvent.objects.filter(arm__in=visible_arms(studies)))
+    return scoped(events, "arm__study_id", studies)
+
+
+def patient_events(studies: Studies = None) -> QuerySet:
+    events = public(AdverseEvent.objects.filter(patient__in=visible_patients(studies)))
+    return scoped(events, "patient__arm__study_id", studies)
+
+
+# Vocabulary facts --------------------------------------------------------------------------
+
+
+def drug_free_measure_id() -> int | None:
+    return (
+        OutcomeMeasure.objects.filter(code=DRUG_FREE_REMISSION_CODE)
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def main_outcomes() -> dict[int, int]:
+    """Disease id -> its main outcome's id, or its parent's (lupus nephritis -> SLE)."""
+    rows = Disease.objects.annotate(
+        outcome=Coalesce("main_outcome_id", "parent__main_outcome_id")
+    ).filter(outcome__isnull=False)
+    return dict(rows.values_list("pk", "outcome"))
+
+
+def relevant_measure_ids() -> list[int]:
+    """Measures whose arm-level rows make a report count as giving data on an arm:
+    drug-free remission and the main outcome of every disease in the public data."""
+    # EXISTS per disease (a short index scan each), not a scan of every arm and patient.
+    used = Disease.objects.filter(
+        Exists(visible_arms().filter(disease_id=OuterRef("pk")))
+        | Exists(visible_patients().filter(primary_disease_id=OuterRef("pk")))
+    )
+    ids = set(
+        used.annotate(outcome=Coalesce("main_outcome_id", "parent__main_outcome_id"))
+        .filter(outcome__isnull=False)
+        .values_list("outcome", flat=True)
+    )
+    if (drug_free := drug_free_measure_id()) is not None:
+        ids.add(drug_free)
+    return sorted(ids)
+
+
+# Deleting ----------------------------------------------------------------------------------
+
+SNAPSHOT_MODELS = (
+    PooledStudy, PooledReport, PooledSource, PooledArm, PooledArmConstruct, PooledPatient,
+    LatestValue, Contribution, ContributionRate,
+)
+
+
+def delete(studies: Studies) -> None:
+    """Remove the snapshot rows of these studies, leaves first."""
+    scoped(ContributionRate.objects.all(), "contribution__study_id", studies).delete()
+    scoped(LatestValue.objects.all(), "study_id", studies).delete()
+    scoped(Contribution.objects.all(), "study_id", studies).delete()
+    scoped(PooledPatient.objects.all(), "study_id", studies).delete()
+    scoped(PooledArmConstruct.objects.all(), "arm__study_id", studies).delete()
+    scoped(PooledArm.objects.all(), "study_id", studies).delete()
+    scoped(PooledSource.objects.all(), "study_id", studies).delete()
+    scoped(PooledReport.objects.all(), "study_id", studies).delete()
+    scoped(PooledStudy.objects.all(), "study_id", studies).delete()
+
+
+# Building ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    relevant_measures: list[int]
+    main_outcomes: dict[int, int]
+    drug_free: int | None
+
+
+def rebuild(studies: Studies, relevant_measures: list[int]) -> None:
+    """Replace the snapshot rows of these studies (None: every study) with fresh ones.
+
+    Rows of other studies are read (a person's other reports) but not written, except
+    for the ``counted`` flag of patient rows of persons the studies share."""
+    vocabulary = _Vocabulary(relevant_measures, main_outcomes(), drug_free_measure_id())
+    delete(studies)
+    reports = _pool_studies(studies)
+    arms = _pool_arms(studies, vocabulary, reports)
+    _pool_patients(studies, arms)
+    _choose_persons(studies)
+    _latest_values(studies)
+    _contributions(studies, arms, vocabulary)
+
+
+def _pool_studies(studies: Studies) -> dict[tuple[int, int], tuple[int, int, bool]]:
+    """PooledStudy and PooledReport rows; returns (study, publication) -> (rank, year,
+    superseded) of every visible report."""
+    reports = visible_reports(studies)
+    first_years = dict(
+        reports.order_by()
+        .values("study_id")
+        .annotate(first=Min("publication__year"))
+        .values_list("study_id", "first")
+    )
+    study_ids = visible_studies(studies).values_list("pk", flat=True)
+    PooledStudy.objects.bulk_create(
+        PooledStudy(study_id=pk, first_year=first_years.get(pk)) for pk in study_ids
+    )
+    rows = list(
+        reports.annotate(rank=REPORT_RANK).values_list(
+            "study_id", "publication_id", "publication__year", "rank",
+            "publication__superseded_by",
+        )
+    )
+    PooledReport.objects.bulk_create(
+        PooledReport(study_id=study, publication_id=publication, year=year)
+        for study, publication, year, _, _ in rows
+    )
+    return {
+        (study, publication): (rank, year, newer is not None)
+        for study, publication, year, rank, newer in rows
+    }
+
+
+def _sources(studies: Studies, vocabulary: _Vocabulary) -> set[tuple[int, int]]:
+    """(arm, publication) pairs: the publication gives data on the arm (the arm row, a
+    patient row, an arm-level result of a pooled measure, an arm CRS/ICANS row)."""
+
+    def cited(rows: QuerySet, arm_field: str = "arm_id") -> QuerySet:
+        return rows.order_by().values_list(arm_field, "source_publication_id")
+
+    pooled_results = arm_results(studies).filter(measure_id__in=vocabulary.relevant_measures)
+    safety_events = arm_events(studies).filter(event_type__in=SAFETY_TYPES)
+    return set(
+        cited(visible_arms(studies), "pk")
+        .union(cited(visible_patients(studies)))
+        .union(cited(pooled_results))
+        .union(cited(safety_events))
+    )
+
+
+@dataclass
+class _Arm:
+    pk: int
+    study_id: int
+    disease_id: int
+    source_publication_id: int
+    n_patients: int | None
+    targets: TargetSet
+    pooled: PooledArm | None = None
+
+
+def _pool_arms(studies: Studies, vocabulary: _Vocabulary, reports) -> dict[int, _Arm]:
+    """PooledArm rows: each arm with the report its study is counted from for the arm's
+    disease, chosen by a window function over the candidate reports."""
+    targets = _arm_targets(studies)
+    arms = {
+        pk: _Arm(pk, study_id, disease_id, source_id, n_patients,
+                 targets.get(pk, TargetSet((), ())))
+        for pk, study_id, disease_id, source_id, n_patients in visible_arms(
+            studies
+        ).values_list("pk", "study_id", "disease_id", "source_publication_id", "n_patients")
+    }
+    sources = _sources(studies, vocabulary)
+    candidates = []
+    for arm_id, publication_id in sources:
+        arm = arms[arm_id]
+        if (report := reports.get((arm.study_id, publication_id))) is not None:
+            rank, year, superseded = report
+            candidates.append(
+                PooledSource(
+                    study_id=arm.study_id, arm_id=arm_id, disease_id=arm.disease_id,
+                    publication_id=publication_id, report_rank=rank, report_year=year,
+                    superseded=superseded,
+                )
+            )
+    PooledSource.objects.bulk_create(candidates)
+
+    group = [F("study_id"), F("disease_id")]
+    scope = scoped(PooledSource.objects.all(), "study_id", studies)
+    latest = (
+        scope.filter(superseded=False)
+        .annotate(
+            place=Window(
+                RowNumber(),
+                partition_by=group,
+                order_by=[F("report_rank").desc(), F("report_year").desc(),
+                          F("publication_id").desc()],
+            )
+        )
+        .filter(place=1)
+        .values_list("study_id", "disease_id", "publication_id", "report_rank", "report_year")
+    )
+    chosen = {(study, disease): rest for study, disease, *rest in latest}
+    counts = dict(
+        ((study, disease), n)
+        for study, disease, n in scope.values("study_id", "disease_id")
+        .annotate(n=Count("publication_id", distinct=True))
+        .values_list("study_id", "disease_id", "n")
+    )
+
+    pooled = []
+    for arm in arms.values():
+        report_id, rank, year = chosen.get((arm.study_id, arm.disease_id), (None, None, None))
+        arm.pooled = PooledArm(
+            arm_id=arm.pk,
+            study_id=arm.study_id,
+            disease_id=arm.disease_id,
+            target_key=arm.targets.key,
+            target_label=arm.targets.label,
+            source_publication_id=arm.source_publication_id,
+            n_patients=arm.n_patients,
+            report_id=report_id,
+            report_rank=rank,
+            report_year=year,
+            has_data=(arm.pk, report_id) in sources,
+            has_exclusions=counts.get((arm.study_id, arm.disease_id), 0) > (1 if report_id
+                                                                           else 0),
+        )
+        pooled.append(arm.pooled)
+    PooledArm.objects.bulk_create(pooled)
+    PooledArmConstruct.objects.bulk_create(
+        PooledArmConstruct(arm_id=arm_id, construct_id=construct_id)
+        for arm_id, construct_id in _arm_constructs(studies)
+        if arm_id in arms
+    )
+    return arms
+
+
+def _arm_products(studies: Studies) -> QuerySet:
+    products = public(ArmProduct.objects.filter(arm__in=visible_arms(studies)))
+    return scoped(products, "arm__study_id", studies)
+
+
+def _arm_constructs(studies: Studies) -> set[tuple[int, int]]:
+    return set(_arm_products(studies).values_list("arm_id", "construct_id"))
+
+
+def _arm_targets(studies: Studies) -> dict[int, TargetSet]:
+    """Each arm's target set: the antigens of all its products' constructs together."""
+    pairs = _arm_products(studies).values_list("arm_id", "construct__targets")
+    antigen_ids = defaultdict(set)
+    for arm_id, antigen_id in pairs:
+        if antigen_id is not None:
+            antigen_ids[arm_id].add(antigen_id)
+    antigens = Antigen.objects.in_bulk({pk for ids in antigen_ids.values() for pk in ids})
+    return {
+        arm_id: TargetSet.of(antigens[pk] for pk in ids) for arm_id, ids in antigen_ids.items()
+    }
+
+
+def _pool_patients(studies: Studies, arms: dict[int, _Arm]) -> None:
+    """Patient rows cited from their arm's counted report, with their safety outcomes."""
+    report = PooledArm.objects.filter(arm_id=OuterRef("arm_id")).values("report_id")
+    rows = (
+        visible_patients(studies)
+        .annotate(report_id=Subquery(report))
+        .filter(source_publication_id=F("report_id"))
+        .values_list("pk", "arm_id", "primary_disease_id", "person_id", "follow_up_days")
+    )
+    safety = _patient_safety(studies)
+    pooled = []
+    for pk, arm_id, disease_id, person_id, follow_up in rows:
+        arm = arms[arm_id].pooled
+        pooled.append(
+            PooledPatient(
+                patient_id=pk,
+                arm_id=arm_id,
+                study_id=arm.study_id,
+                disease_id=disease_id,
+                target_key=arm.target_key,
+                person_id=person_id,
+                follow_up_days=follow_up,
+                follow_up_rank=follow_up or -1,
+                report_id=arm.report_id,
+                report_rank=arm.report_rank,
+                report_year=arm.report_year,
+                **safety.get(pk, {}),
+            )
+        )
+    PooledPatient.objects.bulk_create(pooled)
+
+
+def _patient_safety(studies: Studies) -> dict[int, dict[str, bool | None]]:
+    """Per patient: had CRS (any grade, grade ≥ 2) and ICANS; None when unknown (no row,
+    or only an ungraded row speaking to grade 2), as
+    studies.summary._patient_event_outcome."""
+    ungraded = Count("pk", filter=Q(grade__isnull=True))
+    grouped = (
+        patient_events(studies)
+        .filter(event_type__in=SAFETY_TYPES)
+        .values("patient_id", "event_type")
+        .annotate(worst=Max("grade"), ungraded=ungraded)
+        .annotate(
+            had_any=Case(
+                When(Q(worst__gte=1) | Q(ungraded__gt=0), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
+            had_grade2=Case(
+                When(worst__gte=2, then=Value(True)),
+                When(ungraded__gt=0, then=Value(None)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
+        )
+        .values_list("patient_id", "event_type", "had_any", "had_grade2")
+    )
+    outcomes: dict[int, dict[str, bool | None]] = defaultdict(dict)
+    for patient_id, event_type, had_any, had_grade2 in grouped:
+        if event_type == AdverseEventType.CRS:
+            outcomes[patient_id][CRS_ANY] = had_any
+            outcomes[patient_id][CRS_GRADE_2] = had_grade2
+        else:
+            outcomes[patient_id][ICANS_ANY] = had_any
+    return outcomes
+
+
+def _choose_persons(studies: Studies) -> None:
+    """Among the counted-report rows of one person, count only the longest follow-up
+    (then the latest report, then the newest row)."""
+    mine = scoped(PooledPatient.objects.filter(person_id__isnull=False), "study_id", studies)
+    rows = PooledPatient.objects.filter(person_id__in=mine.values("person_id"))
+    ranked = rows.annotate(
+        place=Window(
+            RowNumber(),
+            partition_by=[F("person_id")],
+            order_by=[
+                F("follow_up_rank").desc(),
+                F("report_rank").desc(),
+                F("report_year").desc(),
+                F("report_id").desc(),
+                F("patient_id").desc(),
+            ],
+        )
+    )
+    others = list(ranked.filter(place__gt=1).values_list("patient_id", flat=True))
+    rows.filter(counted=False).update(counted=True)
+    for start in range(0, len(others), 500):
+        PooledPatient.objects.filter(patient_id__in=others[start : start + 500]).update(
+            counted=False
+        )
+
+
+def _latest_values(studies: Studies) -> None:
+    """Each counted patient's latest yes/no and latest number per measure."""
+    counted = scoped(PooledPatient.objects.filter(counted=True), "study_id", studies)
+    where = {
+        pk: (study, disease, target)
+        for pk, study, disease, target in counted.values_list(
+            "patient_id", "study_id", "disease_id", "target_key"
+        )
+    }
+    results = patient_results(studies).filter(patient_id__in=counted.values("patient_id"))
+    latest = Window(
+        RowNumber(), partition_by=[F("patient_id"), F("measure_id")], order_by=TIMEPOINT_ORDER
+    )
+    answers = (
+        results.filter(value_bool__isnull=False)
+        .annotate(place=latest)
+        .filter(place=1)
+        .values_list("patient_id", "measure_id", "value_bool")
+    )
+    numbers = (
+        results.filter(value__isnull=False)
+        .annotate(place=latest)
+        .filter(place=1)
+        .values_list("patient_id", "measure_id", "value")
+    )
+    found = [(*row, None) for row in answers] + [(p, m, None, v) for p, m, v in numbers]
+    rows = []
+    for patient_id, measure_id, answer, number in found:
+        study, disease, target = where[patient_id]
+        rows.append(
+            LatestValue(
+                patient_id=patient_id,
+                study_id=study,
+                disease_id=disease,
+                target_key=target,
+                measure_id=measure_id,
+                value_bool=answer,
+                value=number,
+            )
+        )
+    LatestValue.objects.bulk_create(rows)
+
+
+# Contributions -------------------------------------------------------------------------------
+
+
+@dataclass
+class _ArmPatients:
+    reported: int = 0
+    counted: dict[int, int] | None = None  # disease -> counted patients
+    excluded: set[int] | None = None  # diseases of patients counted elsewhere
+
+    @property
+    def counted_total(self) -> int:
+        return sum(self.counted.values())
+
+    @property
+    def single(self) -> bool:
+        """One disease and nobody counted elsewhere: arm-level rows may fill gaps."""
+        return len(self.counted) == 1 and self.counted_total == self.reported
+
+
+def _arm_patients(studies: Studies) -> dict[int, _ArmPatients]:
+    grouped = (
+        scoped(PooledPatient.objects.all(), "study_id", studies)
+        .values("arm_id", "disease_id")
+        .annotate(reported=Count("pk"), counted=Count("pk", filter=Q(counted=True)))
+        .values_list("arm_id", "disease_id", "reported", "counted")
+    )
+    arms: dict[int, _ArmPatients] = defaultdict(lambda: _ArmPatients(0, {}, set()))
+    for arm_id, disease_id, reported, counted in grouped:
+        patients = arms[arm_id]
+        patients.reported += reported
+        if counted:
+            patients.counted[disease_id] = counted
+        if counted < reported:
+            patients.excluded.add(disease_id)
+    return arms
+
+
+def _contributions(studies: Studies, arms: dict[int, _Arm], vocabulary: _Vocabulary) -> None:
+    patients = _arm_patients(studies)
+    contributions: list[Contribution] = []
+    touched: dict[tuple[int, int, str], _Arm] = {}
+
+    for arm in arms.values():
+        pooled = arm.pooled
+        if pooled.has_exclusions:
+            touched[(arm.study_id, arm.disease_id, pooled.target_key)] = arm
+        if not pooled.has_data:
+            continue
+        reported = patients.get(arm.pk)
+        if reported is None:
+            count = arm.n_patients if arm.source_publication_id == pooled.report_id else None
+            contributions.append(_contribution(arm, arm.disease_id, Contribution.Level.ARM, count))
+            continue
+        for disease_id in reported.excluded:
+            touched[(arm.study_id, disease_id, pooled.target_key)] = arm
+        if not reported.counted:
+            contributions.append(_contribution(arm, arm.disease_id, Contribution.Level.EMPTY))
+        for disease_id, count in reported.counted.items():
+            contributions.append(
+                _contribution(arm, disease_id, Contribution.Level.PATIENT, count)
+            )
+
+    real = {(c.study_id, c.disease_id, c.target_key) for c in contributions}
+    contributions.extend(
+        _contribution(arm, disease_id, Contribution.Level.TOUCH)
+        for (_, disease_id, target_key), arm in touched.items()
+        if (arm.study_id, disease_id, target_key) not in real
+    )
+    rates = _rates(studies, contributions, patients, vocabulary)
+    Contribution.objects.bulk_create(contributions)
+    ContributionRate.objects.bulk_create(rates)
+
+
+def _contribution(arm: _Arm, disease_id: int, level: str, count: int | None = 0) -> Contribution:
+    pooled = arm.pooled
+    return Contribution(
+        study_id=arm.study_id,
+        arm_id=arm.pk,
+        disease_id=disease_id,
+        target_key=pooled.target_key,
+        target_label=pooled.target_label,
+        level=level,
+        report_id=pooled.report_id,
+        report_year=pooled.report_year,
+        patient_count=count,
+    )
+
+
+def _rates(
+    studies, contributions, patients: dict[int, _ArmPatients], vocabulary
+) -> list[ContributionRate]:
+    """Each contribution's events over evaluable, per measure and per safety metric:
+    from patient rows where the report has them, from arm aggregates otherwise. Also
+    sets the patient count of arm-level contributions whose arm size is cited from
+    another report."""
+    patient_measures = _patient_measure_rates(studies)
+    patient_safety = _patient_safety_rates(studies)
+    arm_measures = _arm_measure_rates(studies)
+    arm_safety = _arm_safety_rates(studies)
+    rates: list[ContributionRate] = []
+
+    for contribution in contributions:
+        if contribution.level not in (Contribution.Level.PATIENT, Contribution.Level.ARM):
+            continue
+        arm_id, key = contribution.arm_id, (contribution.arm_id, contribution.disease_id)
+        found: list[tuple[str, tuple[int, int], int | None, str]] = []
+        if contribution.level == Contribution.Level.PATIENT:
+            single = patients[arm_id].single
+            by_patients = patient_measures.get(key, {})
+            found += [("patient", rate, m, "") for m, rate in by_patients.items()]
+            if single:
+                found += [
+                    ("arm", rate, m, "")
+                    for m, rate in arm_measures.get(arm_id, {}).items()
+                    if m not in by_patients
+                ]
+            for metric in SAFETY_METRICS:
+                rate = patient_safety.get(key, {}).get(metric, (0, 0))
+                if rate[1]:
+                    found.append(("patient", rate, None, metric))
+                elif single and (rate := arm_safety.get(arm_id, {}).get(metric)):
+                    found.append(("arm", rate, None, metric))
+        else:
+            found += [("arm", rate, m, "") for m, rate in arm_measures.get(arm_id, {}).items()]
+            found += [("arm", rate, None, metric)
+                      for metric, rate in arm_safety.get(arm_id, {}).items()]
+        new = [
+            ContributionRate(
+                contribution=contribution,
+                measure_id=measure_id,
+                metric=metric,
+                is_response=measure_id is not None
+                and measure_id == vocabulary.main_outcomes.get(contribution.disease_id),
+                is_drug_free=measure_id is not None and measure_id == vocabulary.drug_free,
+                level=level,
+                events=events,
+                evaluable=evaluable,
+            )
+            for level, (events, evaluable), measure_id, metric in found
+        ]
+        if contribution.patient_count is None:
+            # The arm's size is cited from another report: the largest denominator this
+            # report gives for the arm's pooled metrics stands in.
+            sizes = [r.evaluable for r in new if r.metric or r.is_response or r.is_drug_free]
+            contribution.patient_count = max(sizes, default=0)
+        rates.extend(new)
+    return rates
+
+
+def _patient_measure_rates(studies) -> dict[tuple[int, int], dict[int, tuple[int, int]]]:
+    grouped = (
+        scoped(LatestValue.objects.filter(value_bool__isnull=False), "study_id", studies)
+        .values("patient__arm_id", "disease_id", "measure_id")
+        .annotate(events=Count("pk", filter=Q(value_bool=True)), evaluable=Count("pk"))
+        .values_list("patient__arm_id", "disease_id", "measure_id", "events", "evaluable")
+    )
+    rates = defaultdict(dict)
+    for arm_id, disease_id, measure_id, events, evaluable in grouped:
+        rates[(arm_id, disease_id)][measure_id] = (events, evaluable)
+    return rates
+
+
+def _patient_safety_rates(studies) -> dict[tuple[int, int], dict[str, tuple[int, int]]]:
+    counts = {}
+    for metric in SAFETY_METRICS:
+        counts[f"{metric}_events"] = Count("pk", filter=Q(**{metric: True}))
+        counts[f"{metric}_evaluable"] = Count(metric)
+    grouped = (
+        scoped(PooledPatient.objects.filter(counted=True), "study_id", studies)
+        .values("arm_id", "disease_id")
+        .annotate(**counts)
+    )
+    return {
+        (row["arm_id"], row["disease_id"]): {
+            metric: (row[f"{metric}_events"], row[f"{metric}_evaluable"])
+            for metric in SAFETY_METRICS
+        }
+        for row in grouped
+    }
+
+
+def _from_counted_report(rows: QuerySet) -> QuerySet:
+    """Arm-level rows cited from the arm's counted report."""
+    counted_report = PooledArm.objects.filter(
+        has_data=True, arm_id=OuterRef("arm_id"), report_id=OuterRef("source_publication_id")
+    )
+    return rows.filter(Exists(counted_report))
+
+
+def _arm_measure_rates(studies) -> dict[int, dict[int, tuple[int, int]]]:
+    """Per arm and measure: n_events of n_evaluable at the latest time point."""
+    rows = _from_counted_report(
+        arm_results(studies).filter(n_events__isnull=False, n_evaluable__gt=0)
+    )
+    latest = (
+        rows.annotate(
+            place=Window(
+                RowNumber(),
+                partition_by=[F("arm_id"), F("measure_id")],
+                order_by=TIMEPOINT_ORDER,
+            )
+        )
+        .filter(place=1)
+        .values_list("arm_id", "measure_id", "n_events", "n_evaluable")
+    )
+    rates = defaultdict(dict)
+    for arm_id, measure_id, events, evaluable in latest:
+        rates[arm_id][measure_id] = (events, evaluable)
+    return rates
+
+
+def _arm_safety_rates(studies) -> dict[int, dict[str, tuple[int, int]]]:
+    """Per arm: CRS and ICANS rates from its rows (one ungraded row, or one per grade;
+    see studies.summary._arm_event_rate)."""
+    ungraded = Q(grade__isnull=True)
+    grouped = (
+        _from_counted_report(
+            arm_events(studies).filter(event_type__in=SAFETY_TYPES, n_evaluable__gt=0)
+        )
+        .values("arm_id", "event_type")
+        .annotate(
+            evaluable=Max("n_evaluable"),
+            ungraded=Count("pk", filter=ungraded),
+            ungraded_affected=Max("n_affected", filter=ungraded),
+            graded=Count("grade"),
+            grade_1=Coalesce(Sum("n_affected", filter=Q(grade__gte=1)), 0),
+            grade_2=Coalesce(Sum("n_affected", filter=Q(grade__gte=2)), 0),
+        )
+    )
+    by_type = defaultdict(dict)
+    for row in grouped:
+        by_type[row["arm_id"]][row["event_type"]] = row
+    rates = defaultdict(dict)
+    for arm_id, types in by_type.items():
+        for metric, (event_type, min_grade) in SAFETY_EVENTS.items():
+            row = types.get(event_type)
+            if row is None:
+                continue
+            evaluable = row["evaluable"]
+            if min_grade <= 1 and row["ungraded"]:
+                rates[arm_id][metric] = (row["ungraded_affected"], evaluable)
+            elif row["graded"]:
+                rates[arm_id][metric] = (row[f"grade_{min_grade}"], evaluable)
+            elif row["ungraded"] and row["ungraded_affected"] == 0:
+                rates[arm_id][metric] = (0, evaluable)  # "no CRS at all" settles every grade
+    return rates
+
+

@@ -1,0 +1,335 @@
+"""Stored summaries without a broker: what is stored, what a change enqueues, and when."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.template import Context, Template
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from studies.models import Disease, OutcomeMeasure
+from studies.summary import CRS_ANY, RESPONSE, Rate, pooled_summary
+from summaries import selectors, services
+from summaries.models import DiseaseTargetSummary, PendingRefresh, RefreshRun
+from summaries.tasks import refresh_summaries
+from tests.factories import (
+    AntigenFactory,
+    ArmFactory,
+    ArmProductFactory,
+    CarConstructFactory,
+    OutcomeResultFactory,
+    PatientAdverseEventFactory,
+    PatientFactory,
+    PatientResultFactory,
+    PersonFactory,
+    StudyFactory,
+)
+
+from .oracle import differences, expected_tables, stored_tables
+
+pytestmark = pytest.mark.django_db
+
+
+def arm_with(product, *, disease=None, n_patients=4, **kwargs):
+    arm = ArmFactory(n_patients=n_patients, **({"disease": disease} if disease else {}), **kwargs)
+    ArmProductFactory(arm=arm, construct=product)
+    return arm
+
+
+@pytest.fixture
+def bcma_product(db):
+    return CarConstructFactory(name="TEST-BCMA", targets=[AntigenFactory(code="bcma")])
+
+
+@pytest.fixture
+def two_groups(empty_queue, doris, cd19_product, bcma_product):
+    """SLE × CD19: an arm with DORIS 3 of 4. SSc × BCMA: an arm of 2 patients."""
+    sle_arm = arm_with(cd19_product)
+    OutcomeResultFactory(arm=sle_arm, measure=doris, n_events=3, n_evaluable=4)
+    ssc_arm = arm_with(bcma_product, disease=Disease.objects.get(code="ssc"), n_patients=2)
+    services.full_rebuild()
+    return {"sle": sle_arm, "ssc": ssc_arm}
+
+
+def stored(disease: str, target: str) -> DiseaseTargetSummary:
+    return DiseaseTargetSummary.objects.select_related("disease").get(
+        disease__code=disease, target_key=target
+    )
+
+
+# What is stored ----------------------------------------------------------------------------
+
+
+def test_a_person_reported_twice_is_stored_once_at_the_longer_follow_up(
+    empty_queue, doris, cd19_product
+):
+    person = PersonFactory()
+    case = PatientFactory(
+        arm=arm_with(cd19_product, n_patients=1), person=person, person_evidence="confirmed",
+        follow_up_days=90,
+    )
+    PatientResultFactory(patient=case, measure=doris, value=None, value_bool=True)
+    series = arm_with(cd19_product, n_patients=2)
+    later = PatientFactory(arm=series, person=person, person_evidence="confirmed",
+                           follow_up_days=400)
+    other = PatientFactory(arm=series, follow_up_days=200)
+    PatientResultFactory(patient=later, measure=doris, value=None, value_bool=False)
+    PatientResultFactory(patient=other, measure=doris, value=None, value_bool=True)
+    PatientAdverseEventFactory(patient=later, grade=2)
+
+    services.full_rebuild()
+
+    row = stored("sle", "cd19")
+    assert (row.studies, row.patients) == (2, 2)
+    assert row.rate(RESPONSE) == Rate(1, 2)
+    assert row.rate(CRS_ANY) == Rate(1, 1)
+    assert row.median_follow_up_days == 300
+    assert row.as_dict() | {"computed_at": None, "median_follow_up_days": None} == (
+        pooled_summary("sle", "cd19").as_dict()
+        | {"computed_at": None, "median_follow_up_days": None}
+    )
+    assert differences(stored_tables(), expected_tables()) == []
+
+
+def test_pages_read_stored_rows_like_pooled_summaries(two_groups):
+    rows = selectors.disease_target_summaries()
+
+    assert [row.key for row in rows] == [("sle", "cd19"), ("ssc", "bcma")]  # by disease name
+    assert rows[0].targets.label == "CD19"
+    assert rows[0].rates[0] == ("response", "Responders (main outcome)", Rate(3, 4))
+    lupus = Disease.objects.get(code="sle")
+    assert [row.key for row in selectors.disease_summaries(lupus)] == [("sle", "cd19")]
+
+
+# What a change refreshes ---------------------------------------------------------------------
+
+
+def test_an_edit_refreshes_only_the_summary_rows_it_touches(two_groups, doris):
+    untouched = stored("ssc", "bcma").computed_at
+    result = OutcomeResultFactory(
+        arm=two_groups["sle"], measure=doris, n_events=1, n_evaluable=4, day=360
+    )
+
+    refreshed = services.refresh_keys()
+
+    assert refreshed.keys == [services.study_key(result.arm.study_id)]
+    assert stored("sle", "cd19").rate(RESPONSE) == Rate(1, 4)
+    assert stored("ssc", "bcma").computed_at == untouched
+    assert differences(stored_tables(), expected_tables()) == []
+
+
+def test_deleting_the_last_row_of_a_group_removes_its_summary(two_groups):
+    arm = two_groups["ssc"]
+    arm.products.all().delete()
+    arm.delete()
+
+    services.refresh_keys()
+
+    assert not DiseaseTargetSummary.objects.filter(disease__code="ssc").exists()
+
+
+def test_moving_an_arm_to_another_study_refreshes_both(two_groups):
+    arm = two_groups["ssc"]
+    old_study = arm.study_id
+    arm.study = StudyFactory()
+    arm.save()
+
+    keys = set(PendingRefresh.objects.values_list("key", flat=True))
+
+    assert keys == {services.study_key(old_study), services.study_key(arm.study_id)}
+
+
+def test_a_new_vocabulary_row_changes_nothing_but_a_new_main_outcome_rebuilds_all(two_groups):
+    Disease.objects.create(code="test-new", name="Test new disease", icd10="M35.9")
+    assert not PendingRefresh.objects.exists()
+
+    lupus = Disease.objects.get(code="sle")
+    lupus.main_outcome = OutcomeMeasure.objects.get(code="lldas")
+    lupus.save()
+
+    assert list(PendingRefresh.objects.values_list("key", flat=True)) == [services.ALL]
+
+
+def test_new_targets_of_a_construct_refresh_the_studies_given_it(two_groups, bcma_product):
+    bcma_product.targets.add(AntigenFactory(code="cd19"))
+
+    services.refresh_keys()
+
+    assert stored("ssc", "cd19+bcma").patients == 2
+    assert not DiseaseTargetSummary.objects.filter(target_key="bcma").exists()
+
+
+def test_refreshing_twice_is_harmless(two_groups, doris):
+    OutcomeResultFactory(arm=two_groups["sle"], measure=doris, n_events=0, n_evaluable=4,
+                         day=360)
+    first = services.refresh_keys()
+    tables = stored_tables()
+
+    second = services.refresh_keys()
+
+    assert first.ran and not second.ran
+    assert stored_tables() == tables
+
+
+# When a refresh is requested -------------------------------------------------------------------
+
+
+@pytest.fixture
+def sent():
+    with mock.patch.object(refresh_summaries, "apply_async") as apply_async:
+        yield apply_async
+
+
+def test_a_refresh_is_requested_after_the_commit_not_before(
+    two_groups, doris, sent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        OutcomeResultFactory(arm=two_groups["sle"], measure=doris, day=360)
+        assert PendingRefresh.objects.count() == 1
+        assert not sent.called
+
+    sent.assert_called_once()
+    assert sent.call_args.kwargs["kwargs"] == {
+        "keys": [services.study_key(two_groups["sle"].study_id)]
+    }
+    assert sent.call_args.kwargs["countdown"] == services.coalesce_seconds()
+
+
+def test_a_rolled_back_transaction_enqueues_nothing(
+    two_groups, doris, sent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            OutcomeResultFactory(arm=two_groups["sle"], measure=doris, day=360)
+            raise RuntimeError("the import failed")
+
+    assert callbacks == []
+    assert not PendingRefresh.objects.exists()
+    assert not sent.called
+
+
+def test_fifty_edits_in_one_window_send_one_refresh(
+    two_groups, sent, django_capture_on_commit_callbacks
+):
+    arm = two_groups["sle"]
+    for size in range(50):
+        with django_capture_on_commit_callbacks(execute=True):
+            arm.n_patients = size
+            arm.save()
+
+    assert sent.call_count == 1
+    assert PendingRefresh.objects.count() == 50
+    services.refresh_keys(sent.call_args.kwargs["kwargs"]["keys"])
+    assert RefreshRun.objects.filter(kind="incremental").count() == 1
+    assert stored("sle", "cd19").patients == 49
+
+
+def test_a_broker_outage_keeps_the_change_and_its_pending_refresh(
+    two_groups, django_capture_on_commit_callbacks
+):
+    arm = two_groups["ssc"]
+    down = OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+    with mock.patch.object(refresh_summaries, "apply_async", side_effect=down):
+        with django_capture_on_commit_callbacks(execute=True):
+            arm.n_patients = 7
+            arm.save()
+
+    arm.refresh_from_db()
+    assert arm.n_patients == 7
+    pending = PendingRefresh.objects.get()
+    assert pending.enqueued_at is None  # the next change, or the sweep, sends it again
+    assert "1 change pending" in str(selectors.freshness())
+
+    refresh_summaries.apply()  # what the periodic sweep runs
+
+    assert stored("ssc", "bcma").patients == 7
+    assert selectors.freshness().pending == 0
+
+
+# Claims --------------------------------------------------------------------------------------
+
+
+def test_a_key_claimed_by_a_live_worker_is_left_alone(two_groups):
+    services.mark_changed(services.study_key(two_groups["ssc"].study_id))
+    PendingRefresh.objects.update(claimed_at=timezone.now())
+
+    assert not services.refresh_keys().ran
+    assert PendingRefresh.objects.exists()
+
+
+def test_a_claim_older_than_the_lease_is_taken_over(two_groups, settings):
+    settings.SUMMARIES_CLAIM_LEASE_SECONDS = 30
+    arm = two_groups["ssc"]
+    arm.n_patients = 9
+    arm.save()
+    PendingRefresh.objects.update(claimed_at=timezone.now() - timedelta(seconds=31))
+
+    assert services.refresh_keys().ran
+    assert stored("ssc", "bcma").patients == 9
+    assert not PendingRefresh.objects.exists()
+
+
+def test_a_failed_refresh_releases_its_claim(two_groups):
+    arm = two_groups["ssc"]
+    arm.n_patients = 9
+    arm.save()
+
+    with mock.patch("summaries.aggregation.refresh", side_effect=RuntimeError("boom")):
+        with pytest.raises(RuntimeError):
+            services.refresh_keys()
+
+    pending = PendingRefresh.objects.get()
+    assert (pending.claimed_at, pending.claim_token, pending.attempts) == (None, None, 1)
+    assert stored("ssc", "bcma").patients == 2  # the failed refresh wrote nothing
+
+
+# Commands, staleness and health ------------------------------------------------------------
+
+
+def test_the_command_refreshes_pending_changes_or_everything(two_groups, capsys):
+    arm = two_groups["ssc"]
+    arm.n_patients = 5
+    arm.save()
+
+    call_command("refresh_summaries")
+    assert "incremental refresh: 1 studies" in capsys.readouterr().out
+    call_command("refresh_summaries")
+    assert "Nothing pending." in capsys.readouterr().out
+    call_command("refresh_summaries", "--full")
+    output = capsys.readouterr().out
+    assert "full refresh: 2 studies" in output
+    assert "up to date" in output
+
+
+def test_pages_can_show_when_summaries_are_stale(two_groups):
+    template = Template("{% load summaries_tags %}{% summaries_freshness %}")
+    assert "up to date" in template.render(Context())
+
+    arm = two_groups["ssc"]
+    arm.n_patients = 5
+    arm.save()
+
+    html = template.render(Context())
+    assert "Summaries last computed at" in html
+    assert "1 change pending" in html
+    assert 'data-pending="1"' in html
+
+
+def test_health_stays_quick_and_reports_services_on_request(client, two_groups, settings):
+    assert client.get("/health/").json() == {"database": "ok"}
+
+    settings.CELERY_BROKER_URL = ""
+    report = client.get("/health/?full=1")
+    assert report.status_code == 200
+    assert report.json()["broker"].startswith("not configured")
+    assert report.json()["summaries"]["pending"] == 0
+
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    report = client.get("/health/?full=1")
+    assert report.status_code == 503
+    assert report.json()["database"] == "ok"
+    assert report.json()["broker"].startswith("error")
+    assert client.get("/health/").status_code == 200

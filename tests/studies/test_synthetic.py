@@ -1,0 +1,199 @@
+"""The synthetic data generator: deterministic, valid by the models' own rules, and
+shaped like the literature (reports, dual products, re-reported patients)."""
+
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import transaction
+from django.db.models import Count
+
+from studies.models import (
+    AdverseEvent,
+    Arm,
+    ArmProduct,
+    CarConstruct,
+    OutcomeResult,
+    Patient,
+    Person,
+    Publication,
+    PublicationAuthor,
+    RegistryId,
+    Study,
+    StudyReport,
+)
+from studies.synthetic import SyntheticDataError, synthetic_generate
+
+pytestmark = pytest.mark.django_db
+
+# Rows other rows point at: compared by their rank in insertion order, not their id.
+RANKED = (CarConstruct, Publication, Study, Arm, Person, Patient)
+TABLES = (
+    CarConstruct,
+    Publication,
+    PublicationAuthor,
+    Study,
+    StudyReport,
+    RegistryId,
+    Arm,
+    ArmProduct,
+    Person,
+    Patient,
+    OutcomeResult,
+    AdverseEvent,
+)
+THROUGH = (
+    CarConstruct.targets.through,
+    CarConstruct.costimulatory_domains.through,
+    Study.countries.through,
+    Patient.secondary_diseases.through,
+    Patient.prior_therapies.through,
+)
+NOT_COMPARED = {"id", "created_at", "updated_at", "created_by_id"}
+
+
+def generate(studies: int, seed: int, **options):
+    options = {"drafts": 0, "refresh_summaries": False, **options}
+    return synthetic_generate(studies=studies, seed=seed, **options)
+
+
+def snapshot() -> dict:
+    """Every synthetic row, ids replaced by ranks so that two runs compare equal."""
+    ranks = {
+        model: {
+            pk: rank
+            for rank, pk in enumerate(model.objects.order_by("pk").values_list("pk", flat=True))
+        }
+        for model in RANKED
+    }
+    tables = {}
+    for model in (*TABLES, *THROUGH):
+        fields = [f for f in model._meta.concrete_fields if f.attname not in NOT_COMPARED]
+        rows = []
+        for values in model.objects.order_by("pk").values_list(*(f.attname for f in fields)):
+            rows.append(
+                tuple(
+                    ranks[f.related_model][value]
+                    if f.is_relation and f.related_model in ranks and value is not None
+                    else value
+                    for f, value in zip(fields, values, strict=True)
+                )
+            )
+        tables[model._meta.label] = rows if model in TABLES else sorted(rows)
+    return tables
+
+
+class Discard(Exception):
+    pass
+
+
+def test_same_seed_gives_the_same_data():
+    with pytest.raises(Discard), transaction.atomic():
+        generate(25, seed=3)
+        first = snapshot()
+        raise Discard
+    assert not Study.objects.exists()
+
+    generate(25, seed=3)
+
+    second = snapshot()
+    assert second == first
+    assert len(second["studies.Study"]) == 25
+
+
+def test_another_seed_gives_other_data():
+    with pytest.raises(Discard), transaction.atomic():
+        generate(10, seed=3)
+        first = snapshot()
+        raise Discard
+
+    generate(10, seed=4)
+
+    assert snapshot()["studies.OutcomeResult"] != first["studies.OutcomeResult"]
+
+
+def test_a_sample_of_each_table_passes_full_clean():
+    generate(30, seed=5)
+
+    problems = []
+    for model in TABLES:
+        rows = list(model.objects.order_by("pk"))
+        assert rows, f"no {model._meta.verbose_name_plural} generated"
+        for row in rows[:: max(1, len(rows) // 40)]:
+            try:
+                row.full_clean()
+            except ValidationError as error:
+                problems.append(f"{model.__name__} {row.pk}: {error.message_dict}")
+    assert problems == []
+
+
+def test_data_has_the_shape_of_the_literature():
+    summary = generate(80, seed=6)
+
+    assert Study.objects.count() == 80
+    assert summary.counts["studies"] == 80
+    assert not Study.objects.filter(reports__isnull=True).exists()
+    assert Publication.objects.filter(superseded_by__isnull=False).exists()
+    # Several products: dual-target constructs or two products given together.
+    dual_target = (
+        CarConstruct.objects.filter(arm_products__isnull=False)
+        .annotate(n=Count("targets", distinct=True))
+        .filter(n__gt=1)
+    )
+    assert dual_target.exists()
+    assert ArmProduct.objects.filter(
+        order=2, administration__in=["co_infused", "sequential"]
+    ).exists()
+    # Patients re-reported in a later publication are one person.
+    assert Person.objects.filter(reports__isnull=False).distinct().exists()
+    linked = Patient.objects.filter(person__isnull=False)
+    assert linked.values("person").distinct().count() < linked.count()
+    # Results over time, for patients and for whole arms, within their ranges.
+    assert OutcomeResult.objects.values("timepoint").distinct().count() >= 3
+    assert OutcomeResult.objects.filter(patient__isnull=False).exists()
+    assert OutcomeResult.objects.filter(arm__isnull=False, n_evaluable__isnull=False).exists()
+    assert AdverseEvent.objects.filter(grading_system="astct").exists()
+    assert AdverseEvent.objects.filter(grading_system="ctcae").exists()
+    assert RegistryId.objects.exists()
+
+
+def test_it_refuses_a_seed_already_loaded():
+    generate(3, seed=7)
+
+    with pytest.raises(SyntheticDataError, match="seed 7 is already"):
+        generate(3, seed=7)
+
+
+@pytest.mark.skipif(not apps.is_installed("curation"), reason="the curation app is absent")
+def test_it_makes_open_extractions_of_synthetic_publications():
+    from curation.models import OPEN_STATUSES, Extraction
+
+    summary = generate(20, seed=8, drafts=4)
+
+    extractions = Extraction.objects.all()
+    assert extractions.count() == 4
+    assert set(extractions.values_list("status", flat=True)) <= set(OPEN_STATUSES)
+    assert summary.drafts_note.startswith("drafts: ")
+
+
+def test_command_reports_what_it_wrote():
+    out = StringIO()
+
+    call_command(
+        "generate_synthetic",
+        "--studies",
+        "4",
+        "--seed",
+        "9",
+        "--drafts",
+        "0",
+        "--writers",
+        "1",
+        "--no-summary-refresh",
+        stdout=out,
+    )
+
+    assert "Generated 4 synthetic studies." in out.getvalue()
+    assert Study.objects.count() == 4

@@ -17,10 +17,12 @@ class ExtractionStatus(models.TextChoices):
     SUBMITTED = "submitted", "Waiting for review"
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Returned to the curator"
+    MERGED = "merged", "Merged by reconciliation"
 
 
 # The curator may change these; submitted ones wait for a reviewer, accepted ones
-# are closed (a later edit of the publication is a new Extraction).
+# are closed (a later edit of the publication is a new Extraction), and so are merged
+# ones (one of two independent extractions, reconciled into a new accepted one).
 EDITABLE_STATUSES = (ExtractionStatus.DRAFT, ExtractionStatus.REJECTED)
 OPEN_STATUSES = (ExtractionStatus.DRAFT, ExtractionStatus.SUBMITTED, ExtractionStatus.REJECTED)
 
@@ -87,10 +89,11 @@ class Extraction(models.Model):
                 violation_error_message="Versions start at 1.",
             ),
             models.CheckConstraint(
-                condition=~models.Q(status__in=("accepted", "rejected"))
+                condition=~models.Q(status__in=("accepted", "rejected", "merged"))
                 | models.Q(reviewer__isnull=False),
                 name="extraction_reviewed_has_reviewer",
-                violation_error_message="An accepted or rejected extraction names its reviewer.",
+                violation_error_message="An accepted, rejected or merged extraction names "
+                "its reviewer.",
             ),
             models.CheckConstraint(
                 condition=~models.Q(status="accepted") | models.Q(publication__isnull=False),
@@ -141,3 +144,63 @@ class Extraction(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status in EDITABLE_STATUSES
+
+
+class Reconciliation(models.Model):
+    """Two curators' independent extractions of one publication, merged by a reviewer
+    field by field into ``result`` (the extraction that was accepted). Both sources are
+    kept, closed as merged; ``decisions`` records what was disputed and what was chosen."""
+
+    extraction_a = models.ForeignKey(
+        Extraction, on_delete=models.PROTECT, related_name="reconciled_as_a"
+    )
+    extraction_b = models.ForeignKey(
+        Extraction, on_delete=models.PROTECT, related_name="reconciled_as_b"
+    )
+    result = models.OneToOneField(
+        Extraction, on_delete=models.PROTECT, related_name="reconciliation",
+        help_text="The merged extraction, accepted into the live tables.",
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reconciliations"
+    )
+    decisions = models.JSONField(
+        default=list, blank=True,
+        help_text="One entry per disputed field or one-sided row: both values, the choice "
+        "(a, b or typed) and the value taken.",
+    )
+    compared_fields = models.PositiveIntegerField(
+        help_text="Fields with a value in at least one of the two extractions."
+    )
+    agreeing_fields = models.PositiveIntegerField(
+        help_text="Fields both extractions gave the same value."
+    )
+    agreement_percent = models.DecimalField(
+        max_digits=5, decimal_places=1,
+        help_text="agreeing_fields / compared_fields, as a percentage.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(agreeing_fields__lte=models.F("compared_fields")),
+                name="reconciliation_agreeing_within_compared",
+                violation_error_message="More agreeing fields than compared fields.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(extraction_a=models.F("extraction_b")),
+                name="reconciliation_two_extractions",
+                violation_error_message="A reconciliation merges two different extractions.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (f"Reconciliation of extractions {self.extraction_a_id} and "
+                f"{self.extraction_b_id} ({self.agreement_percent}% agreement)")
+
+    def get_absolute_url(self) -> str:
+        return reverse("curation:reconciliation", args=[self.pk])

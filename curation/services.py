@@ -4,18 +4,22 @@ Each function is one transaction. Transitions claim the row with a conditional
 UPDATE on (id, status, version), so two people acting on the same extraction at
 once cannot both succeed: the second finds the version moved on and is refused.
 Accepting imports the bundle into the live tables inside the same transaction,
-so the data is public exactly when the extraction is accepted.
+so the data is public exactly when the extraction is accepted. Two curators'
+independent extractions of one publication are not accepted one by one: a reviewer
+reconciles them (curation.reconciliation) and the merged result takes the same path.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from imports.models import RegistryRecord
 from studies.bundles import (
     FORMAT,
     BundleError,
@@ -24,12 +28,18 @@ from studies.bundles import (
     import_bundle,
     schema_errors,
 )
-from studies.identifiers import normalize_doi
+from studies.identifiers import normalize_doi, normalize_registry_id
 from studies.models import Publication
 
-from . import rules
+from . import reconciliation, rules
 from .history import recorded_as
-from .models import EDITABLE_STATUSES, OPEN_STATUSES, Extraction, ExtractionStatus
+from .models import (
+    EDITABLE_STATUSES,
+    OPEN_STATUSES,
+    Extraction,
+    ExtractionStatus,
+    Reconciliation,
+)
 
 
 class ExtractionRefused(Exception):
@@ -326,6 +336,61 @@ def extraction_save(*, extraction_id: int, user, payload: dict, version: int) ->
     return extraction
 
 
+def _registry_ids_of(study) -> set[str]:
+    entries = study.get("registry_ids") if isinstance(study, dict) else None
+    found = set()
+    for entry in entries if isinstance(entries, list) else []:
+        identifier = entry.get("identifier") if isinstance(entry, dict) else entry
+        if isinstance(identifier, str) and identifier.strip():
+            found.add(normalize_registry_id(identifier))
+    return found
+
+
+def extraction_add_registry_study(
+    *, extraction_id: int, user, registry_id: str, version: int
+) -> tuple[Extraction, RegistryRecord]:
+    """Append an imported registry record to the draft's studies (as
+    ``RegistryRecord.as_bundle_study``), saved like any edit of the draft. Returns the
+    record too (diseases prefetched): its conditions cannot become arms by themselves,
+    since an arm needs a source, so the caller shows them to the curator."""
+    identifier = normalize_registry_id(registry_id or "")
+    if not identifier:
+        raise ExtractionRefused("Give the registry id of an imported record, e.g. NCT05030779.")
+    extraction = _load(extraction_id)
+    _check_editor(user, extraction)
+    record = RegistryRecord.objects.prefetch_related("countries", "diseases").filter(
+        identifier=identifier
+    ).first()
+    if record is None:
+        raise ExtractionRefused(
+            f"No imported registry record has the id {identifier}. Import it first "
+            "(Curation › Import citations or registry records)."
+        )
+    payload = copy.deepcopy(extraction.payload)
+    studies = payload.get("studies") if isinstance(payload, dict) else None
+    studies = studies if isinstance(studies, list) else []
+    # On a stale version extraction_save refuses below, naming who saved meanwhile;
+    # only a current payload is worth checking for the study.
+    if extraction.version == version:
+        for index, study in enumerate(studies):
+            if identifier in _registry_ids_of(study):
+                name = study.get("short_name") or study.get("key") or study.get("title")
+                raise ExtractionRefused(
+                    f"Not added: study {index + 1} ({name}) already has the registry id "
+                    f"{identifier}."
+                )
+        keys = {study.get("key") for study in studies if isinstance(study, dict)}
+        key = base = record.acronym or record.identifier
+        number = 2
+        while key in keys:
+            key, number = f"{base}-{number}", number + 1
+        payload["studies"] = [*studies, record.as_bundle_study(key=key)]
+    extraction = extraction_save(
+        extraction_id=extraction.pk, user=user, payload=payload, version=version
+    )
+    return extraction, record
+
+
 def extraction_rebase(*, extraction_id: int, user, version: int) -> Extraction:
     """The curator has seen what changed in the public data since the draft was
     started (and carried over what they want to keep): take it as the new base."""
@@ -363,7 +428,8 @@ def extraction_accept(
     *, extraction_id: int, user, version: int, comment: str = ""
 ) -> Extraction:
     """submitted → accepted: the payload is written to the live tables, in the same
-    transaction. A reviewer cannot accept their own extraction."""
+    transaction. A reviewer cannot accept their own extraction, nor one of two
+    independent extractions of a publication that are both waiting (reconcile them)."""
     extraction = _load(extraction_id)
     _check_reviewer(user, extraction)
     reason = f"Extraction {extraction.pk} accepted by {user.get_username()}"
@@ -371,19 +437,27 @@ def extraction_accept(
     # the reason.
     with transaction.atomic(), recorded_as(extraction.curator, reason):
         extraction = _claim(extraction, version=version, statuses=[ExtractionStatus.SUBMITTED])
-        _check_base(extraction)
-        try:
-            summary = _import(extraction, user=extraction.curator)
-        except BundleInvalid as invalid:
-            raise ExtractionInvalid(invalid.errors) from invalid
-        with recorded_as(user, "Accepted"):
-            extraction.publication = summary.publication
-            extraction.status = ExtractionStatus.ACCEPTED
-            extraction.reviewer = user
-            extraction.reviewer_comment = comment
-            extraction.reviewed_at = timezone.now()
-            extraction.base = None
-            extraction.save()
+        _check_alone(extraction)
+        _accept(extraction, user=user, comment=comment)
+    return extraction
+
+
+def _accept(extraction: Extraction, *, user, comment: str) -> Extraction:
+    """Import a claimed, submitted extraction and mark it accepted, inside the
+    caller's transaction (the accept path shared with reconciliation)."""
+    _check_base(extraction)
+    try:
+        summary = _import(extraction, user=extraction.curator)
+    except BundleInvalid as invalid:
+        raise ExtractionInvalid(invalid.errors) from invalid
+    with recorded_as(user, "Accepted"):
+        extraction.publication = summary.publication
+        extraction.status = ExtractionStatus.ACCEPTED
+        extraction.reviewer = user
+        extraction.reviewer_comment = comment
+        extraction.reviewed_at = timezone.now()
+        extraction.base = None
+        extraction.save()
     return extraction
 
 
@@ -410,6 +484,225 @@ def _check_reviewer(user, extraction: Extraction) -> None:
         raise ExtractionForbidden("Only reviewers can accept or reject extractions.")
     if extraction.curator_id == user.pk:
         raise ExtractionForbidden("You cannot review your own extraction.")
+
+
+# Dual extraction ------------------------------------------------------------------------------
+
+
+class ReconciliationInvalid(Exception):
+    """The reviewer's choices do not make an acceptable bundle; ``errors`` maps a
+    decision id (a field, a row, or "" for the whole) to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        count = sum(len(messages) for messages in errors.values())
+        super().__init__(f"{count} problem(s)")
+        self.errors = errors
+
+
+def _identities(extraction: Extraction) -> set[tuple]:
+    """What names the extraction's publication: its id once public, its DOI, its PMID."""
+    doi, pmid = payload_identifiers(extraction.payload)
+    names = set()
+    if extraction.publication_id:
+        names.add(("publication", extraction.publication_id))
+        publication = extraction.publication
+        doi = doi or (normalize_doi(publication.doi) if publication.doi else None)
+        pmid = pmid or publication.pmid
+    if doi:
+        names.add(("doi", doi))
+    if pmid:
+        names.add(("pmid", pmid))
+    return names
+
+
+def extraction_siblings(extraction: Extraction) -> list[Extraction]:
+    """Other curators' open extractions of the same publication: matched by the public
+    publication, or (not public yet) by the DOI or PMID in the payload."""
+    names = _identities(extraction)
+    query = Q(pk__in=[])
+    for kind, value in names:
+        if kind == "publication":
+            query |= Q(publication_id=value)
+        elif kind == "doi":  # narrowed in the database, matched exactly below
+            query |= Q(publication__isnull=True, payload__publication__doi__icontains=value)
+        else:
+            query |= Q(publication__isnull=True, payload__publication__pmid=value)
+    candidates = (
+        Extraction.objects.filter(query, status__in=OPEN_STATUSES)
+        .exclude(curator_id=extraction.curator_id)
+        .select_related("curator", "publication")
+        .order_by("submitted_at", "pk")
+    )
+    return [other for other in candidates if _identities(other) & names]
+
+
+def _check_alone(extraction: Extraction) -> None:
+    waiting = [s for s in extraction_siblings(extraction)
+               if s.status == ExtractionStatus.SUBMITTED]
+    if waiting:
+        other = waiting[0]
+        raise ExtractionRefused(
+            f"{other.curator.get_username()}'s independent extraction of this publication "
+            f"(extraction {other.pk}) is waiting for review too: reconcile the two on the "
+            "reconciliation page instead of accepting one alone."
+        )
+
+
+def reconciliation_pairs(*, user) -> list[tuple[Extraction, Extraction]]:
+    """Pairs of submitted extractions of one publication by two curators that ``user``
+    may reconcile (never their own), earliest submitted first, each in one pair."""
+    if not rules.is_reviewer(user):
+        return []
+    waiting = list(
+        Extraction.objects.filter(status=ExtractionStatus.SUBMITTED)
+        .select_related("curator", "publication")
+        .order_by("submitted_at", "pk")
+    )
+    names = {extraction.pk: _identities(extraction) for extraction in waiting}
+    paired: set[int] = set()
+    pairs = []
+    for index, first in enumerate(waiting):
+        if first.pk in paired:
+            continue
+        second = next((
+            other for other in waiting[index + 1:]
+            if other.pk not in paired and other.curator_id != first.curator_id
+            and names[first.pk] & names[other.pk]
+        ), None)
+        if second is None:
+            continue
+        paired |= {first.pk, second.pk}
+        if user.pk not in (first.curator_id, second.curator_id):
+            pairs.append((first, second))
+    return pairs
+
+
+def _check_reconciler(user, extraction_a: Extraction, extraction_b: Extraction) -> None:
+    if not rules.is_reviewer(user):
+        raise ExtractionForbidden("Only reviewers can reconcile extractions.")
+    if user.pk in (extraction_a.curator_id, extraction_b.curator_id):
+        raise ExtractionForbidden("You cannot reconcile your own extraction.")
+    if extraction_a.pk == extraction_b.pk or extraction_a.curator_id == extraction_b.curator_id:
+        raise ExtractionRefused("Reconciling needs two curators' extractions.")
+    if not _identities(extraction_a) & _identities(extraction_b):
+        raise ExtractionRefused("These two extractions are not of the same publication.")
+
+
+def reconciliation_prepare(
+    *, extraction_a_id: int, extraction_b_id: int, user
+) -> tuple[Extraction, Extraction, reconciliation.Alignment]:
+    """The two submitted extractions and their payloads lined up, for the page."""
+    extraction_a, extraction_b = _load(extraction_a_id), _load(extraction_b_id)
+    _check_reconciler(user, extraction_a, extraction_b)
+    for extraction in (extraction_a, extraction_b):
+        if extraction.status != ExtractionStatus.SUBMITTED:
+            raise ExtractionRefused(
+                f"Extraction {extraction.pk} is {extraction.get_status_display().lower()}: "
+                "only two extractions waiting for review can be reconciled."
+            )
+    return extraction_a, extraction_b, reconciliation.align(
+        extraction_a.payload, extraction_b.payload
+    )
+
+
+def extractions_reconcile(
+    *,
+    extraction_a_id: int,
+    extraction_b_id: int,
+    user,
+    version_a: int,
+    version_b: int,
+    choices: Mapping[str, tuple[str, str]],
+    comment: str = "",
+) -> Reconciliation:
+    """Merge two curators' submitted extractions of one publication as the reviewer
+    chose, and accept the result, in one transaction.
+
+    ``choices`` maps each disputed field (and each row only one side has) to ("a",
+    ""), ("b", "") or ("custom", typed text). The merged payload must pass the same
+    validation as any accepted extraction; problems are raised by decision id and
+    nothing is written. Both sources are closed as merged, naming the reconciler; the
+    result is a new extraction, made by the reviewer, accepted through the accept path.
+    """
+    extraction_a, extraction_b = _load(extraction_a_id), _load(extraction_b_id)
+    _check_reconciler(user, extraction_a, extraction_b)
+    own = Extraction.objects.filter(
+        curator=user, status__in=OPEN_STATUSES,
+        publication=extraction_a.publication or extraction_b.publication,
+    ).exclude(publication=None)
+    if own.exists():
+        raise ExtractionRefused("You have an open extraction of this publication yourself: "
+                                "another reviewer should reconcile it.")
+    reason = (f"Reconciliation of extractions {extraction_a.pk} and {extraction_b.pk} by "
+              f"{user.get_username()}")
+    with transaction.atomic(), recorded_as(user, reason):
+        submitted = [ExtractionStatus.SUBMITTED]
+        extraction_a = _claim(extraction_a, version=version_a, statuses=submitted)
+        extraction_b = _claim(extraction_b, version=version_b, statuses=submitted)
+        _check_base(extraction_a)
+        _check_base(extraction_b)
+        alignment = reconciliation.align(extraction_a.payload, extraction_b.payload)
+        merged = reconciliation.merge(alignment, choices)
+        if merged.errors:
+            raise ReconciliationInvalid(merged.errors)
+        problems = schema_errors(merged.document)
+        if problems:
+            raise ReconciliationInvalid(reconciliation.locate_errors(alignment, merged, problems))
+
+        now = timezone.now()
+        agreement = (f"agreement {alignment.agreement_percent}% ({alignment.agreeing} of "
+                     f"{alignment.compared} fields)")
+        with recorded_as(user, f"Merged from extractions {extraction_a.pk} and "
+                               f"{extraction_b.pk}"):
+            result = Extraction.objects.create(
+                curator=user,
+                publication=extraction_a.publication or extraction_b.publication,
+                payload=merged.document,
+                base=extraction_a.base,
+                status=ExtractionStatus.SUBMITTED,
+                submitted_at=now,
+            )
+        note = f"Reconciled from extractions {extraction_a.pk} and {extraction_b.pk}: {agreement}."
+        try:
+            with recorded_as(user, reason):
+                _accept(result, user=user,
+                        comment=f"{note}\n{comment.strip()}" if comment.strip() else note)
+        except ExtractionInvalid as invalid:
+            raise ReconciliationInvalid(
+                reconciliation.locate_errors(alignment, merged, invalid.errors)
+            ) from invalid
+        for source, other in ((extraction_a, extraction_b), (extraction_b, extraction_a)):
+            with recorded_as(user, f"Merged with extraction {other.pk} by reconciliation"):
+                source.status = ExtractionStatus.MERGED
+                source.publication = result.publication
+                source.reviewer = user
+                source.reviewed_at = now
+                source.reviewer_comment = (
+                    f"Reconciled with an independent extraction: {agreement}.")
+                source.base = None
+                source.save()
+        with recorded_as(user, "Reconciled"):
+            return Reconciliation.objects.create(
+                extraction_a=extraction_a,
+                extraction_b=extraction_b,
+                result=result,
+                reviewer=user,
+                decisions=merged.decisions,
+                compared_fields=alignment.compared,
+                agreeing_fields=alignment.agreeing,
+                agreement_percent=alignment.agreement_percent,
+            )
+
+
+def reconciliation_of(extraction: Extraction) -> Reconciliation | None:
+    """The reconciliation an extraction took part in (as a source or as the result)."""
+    return (
+        Reconciliation.objects.select_related(
+            "extraction_a__curator", "extraction_b__curator", "result", "reviewer"
+        )
+        .filter(Q(extraction_a=extraction) | Q(extraction_b=extraction) | Q(result=extraction))
+        .first()
+    )
 
 
 # Reverting live records -----------------------------------------------------------------------

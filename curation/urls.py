@@ -11,8 +11,11 @@ urlpatterns = [
     path("publications/<int:pk>/edit/", views.publication_edit, name="publication_edit"),
     path("extractions/<int:pk>/", views.workspace, name="workspace"),
     path("extractions/<int:pk>/rows/<slug:section>/", views.workspace_row, name="workspace_row"),
+    path("extractions/<int:pk>/registry-study/", views.registry_study, name="registry_study"),
     path("extractions/<int:pk>/review/", views.review, name="review"),
     path("extractions/<int:pk>/history/", views.extraction_history, name="extraction_history"),
     path("measure-hint/", views.measure_hint_view, name="measure_hint"),
     path("history/<slug:model>/<int:pk>/", views.live_record_history, name="record_history"),
+    path("reconcile/<int:a>/<int:b>/", views.reconcile, name="reconcile"),
+    path("reconciliations/<int:pk>/", views.reconciliation_detail, name="reconciliation"),
 ]

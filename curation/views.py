@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from imports.models import RegistryRecord
 from studies.models import Publication
 
 from . import rules, selectors, services
@@ -32,7 +33,7 @@ from .forms import (
     measure_hint,
 )
 from .history import document_changes, record_history
-from .models import Extraction, ExtractionStatus
+from .models import OPEN_STATUSES, Extraction, ExtractionStatus, Reconciliation
 from .payload import SECTIONS
 
 MAX_ROWS_PER_SECTION = 2000
@@ -67,8 +68,16 @@ def _visible_extraction(request, pk: int) -> Extraction:
 @require_GET
 @curation_required
 def dashboard(request):
+    queues = selectors.queues_for(request.user)
+    pairs = services.reconciliation_pairs(user=request.user)
+    # A pair is reconciled, not reviewed one by one: list it once, as a pair.
+    paired = {extraction.pk for pair in pairs for extraction in pair}
+    for queue in queues:
+        if queue.key == "review":
+            queue.extractions = [e for e in queue.extractions if e.pk not in paired]
     return render(request, "curation/dashboard.html", {
-        "queues": selectors.queues_for(request.user),
+        "queues": queues,
+        "reconcile_pairs": pairs,
         "is_curator": rules.is_curator(request.user),
         "is_reviewer": rules.is_reviewer(request.user),
     })
@@ -195,6 +204,36 @@ def _save(request, extraction: Extraction, *, submit: bool):
     return redirect(extraction)
 
 
+@require_POST
+@curation_required
+def registry_study(request, pk: int):
+    """Add a study to the draft from an imported registry record."""
+    extraction = _visible_extraction(request, pk)
+    form = VersionForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("The page was damaged; reload it.", status=400)
+    try:
+        extraction, record = services.extraction_add_registry_study(
+            extraction_id=extraction.pk, user=request.user,
+            registry_id=request.POST.get("registry_id", ""),
+            version=form.cleaned_data["version"],
+        )
+    except services.ExtractionForbidden as refused:
+        raise PermissionDenied(refused.message) from refused
+    except services.ExtractionRefused as refused:
+        messages.error(request, refused.message)
+        return redirect(extraction)
+    messages.success(request, f"Added the study {record.identifier} from its registry "
+                     f"record (version {extraction.version}).")
+    if record.conditions:
+        diseases = ", ".join(f"{disease.name} ({disease.code})"
+                             for disease in record.diseases.all())
+        messages.info(request, "Registered conditions: " + "; ".join(record.conditions)
+                      + (f" (carlit diseases: {diseases})" if diseases else "")
+                      + ". Add an arm for each disease the publication reports, with its source.")
+    return redirect(extraction)
+
+
 def _rebase(request, extraction: Extraction):
     form = VersionForm(request.POST)
     if not form.is_valid():
@@ -225,7 +264,7 @@ def _render_workspace(request, extraction, workspace, *, editable: bool, status:
                       stale: dict | None = None):
     live_changes = None
     review_changes = None
-    if extraction.status != ExtractionStatus.ACCEPTED:
+    if extraction.status not in (ExtractionStatus.ACCEPTED, ExtractionStatus.MERGED):
         live = services.live_state(extraction)
         if live != extraction.base:
             live_changes = document_changes(extraction.base, live)
@@ -242,8 +281,29 @@ def _render_workspace(request, extraction, workspace, *, editable: bool, status:
         "review_changes": review_changes,
         "stale": stale,
         "references": workspace.references,
+        "dual": _dual_extraction(request.user, extraction),
+        # Lazy: read only when the editable workspace renders the registry study form.
+        "registry_records": RegistryRecord.objects.order_by("-imported_at")[:200],
     }
     return render(request, "curation/workspace.html", context, status=status)
+
+
+def _dual_extraction(user, extraction: Extraction) -> dict:
+    """What the workspace says about independent extractions of the same publication:
+    the reconciliation it took part in, and (to reviewers only: curators stay blind
+    to each other) the other curators' open extractions."""
+    dual = {"reconciliation": services.reconciliation_of(extraction)}
+    if dual["reconciliation"] is None and extraction.status in OPEN_STATUSES and (
+        rules.is_reviewer(user) or rules.is_manager(user)
+    ):
+        siblings = services.extraction_siblings(extraction)
+        dual["siblings"] = siblings
+        waiting = [s for s in siblings if s.status == ExtractionStatus.SUBMITTED]
+        if waiting and extraction.status == ExtractionStatus.SUBMITTED:
+            first, second = sorted((extraction, waiting[0]),
+                                   key=lambda e: (e.submitted_at, e.pk))
+            dual["reconcile_url"] = reverse("curation:reconcile", args=[first.pk, second.pk])
+    return dual
 
 
 @require_GET
@@ -378,3 +438,110 @@ def live_record_history(request, model: str, pk: int):
         "may_revert": rules.may_revert(request.user),
         "related": selectors.related_records(instance),
     })
+
+
+# Dual extraction: reconciling two curators' extractions ------------------------------------------
+
+
+def _reviewer_only(request) -> None:
+    if not rules.is_reviewer(request.user):
+        raise PermissionDenied("Only reviewers reconcile extractions.")
+
+
+@require_http_methods(["GET", "POST"])
+@curation_required
+def reconcile(request, a: int, b: int):
+    """Two curators' extractions of one publication side by side, field by field; the
+    reviewer decides each disputed field, and the result is accepted."""
+    _reviewer_only(request)
+    try:
+        extraction_a, extraction_b, alignment = services.reconciliation_prepare(
+            extraction_a_id=a, extraction_b_id=b, user=request.user
+        )
+    except services.ExtractionForbidden as refused:
+        raise PermissionDenied(refused.message) from refused
+    except services.ExtractionRefused as refused:
+        messages.error(request, refused.message)
+        return redirect("curation:dashboard")
+    context = {"extraction_a": extraction_a, "extraction_b": extraction_b,
+               "version_a": extraction_a.version, "version_b": extraction_b.version,
+               "alignment": alignment, "choices": {}, "errors": {}, "comment": ""}
+    if request.method == "GET":
+        return _render_reconcile(request, context)
+
+    try:
+        version_a = int(request.POST["version_a"])
+        version_b = int(request.POST["version_b"])
+    except (KeyError, ValueError):
+        return HttpResponse("The page was damaged; reload it.", status=400)
+    choices = {}
+    for item in alignment.decision_ids:
+        choice = request.POST.get(f"choice-{item}", "")
+        typed = request.POST.get(f"value-{item}", "")
+        # Typing a value is choosing it, even without ticking "Type:".
+        choices[item] = (choice or ("custom" if typed.strip() else ""), typed)
+    comment = request.POST.get("comment", "")
+    context.update(choices=choices, comment=comment, version_a=version_a, version_b=version_b)
+    try:
+        result = services.extractions_reconcile(
+            extraction_a_id=extraction_a.pk, extraction_b_id=extraction_b.pk,
+            user=request.user, version_a=version_a, version_b=version_b,
+            choices=choices, comment=comment,
+        )
+    except services.StaleVersion as stale:
+        # Keep every choice the reviewer made; the page now shows the current values.
+        messages.error(request, stale.message + " Nothing was saved. Your choices are kept "
+                       "below: check them against the current values and confirm again.")
+        context.update(version_a=extraction_a.version, version_b=extraction_b.version,
+                       stale=True)
+        return _render_reconcile(request, context, status=409)
+    except services.ReconciliationInvalid as invalid:
+        count = sum(len(found) for found in invalid.errors.values())
+        messages.error(request, f"Not reconciled: {count} problem{'s' if count != 1 else ''} "
+                       "to correct, marked below. Nothing was saved.")
+        context["errors"] = invalid.errors
+        return _render_reconcile(request, context, status=400)
+    except services.ExtractionForbidden as refused:
+        raise PermissionDenied(refused.message) from refused
+    except services.ExtractionRefused as refused:
+        messages.error(request, refused.message)
+        return _render_reconcile(request, context, status=409)
+    messages.success(request, f"Reconciled and accepted: the data is now public "
+                     f"(agreement {result.agreement_percent}%).")
+    return redirect(result.result)
+
+
+def _render_reconcile(request, context: dict, *, status: int = 200):
+    alignment = context["alignment"]
+    errors = context["errors"]
+    known = {item for record in alignment.records for item in
+             [record.id, *(f.id for f in record.fields)]}
+    context["general_errors"] = [message for item, found in errors.items()
+                                 if item not in known for message in found]
+    context["records"] = [
+        {"record": record,
+         "choice": context["choices"].get(record.id, ("", ""))[0],
+         "errors": errors.get(record.id, []),
+         "fields": [{"field": f,
+                     "choice": context["choices"].get(f.id, ("", ""))[0],
+                     "typed": context["choices"].get(f.id, ("", ""))[1],
+                     "errors": errors.get(f.id, [])}
+                    for f in record.shown_fields]}
+        for record in alignment.records
+        if record.shown_fields or record.one_sided or errors.get(record.id)
+    ]
+    context["dispute_count"] = len(alignment.decision_ids)
+    return render(request, "curation/reconcile.html", context, status=status)
+
+
+@require_GET
+@curation_required
+def reconciliation_detail(request, pk: int):
+    """A finished reconciliation: the agreement and every decision taken."""
+    _reviewer_only(request)
+    done = get_object_or_404(
+        Reconciliation.objects.select_related(
+            "extraction_a__curator", "extraction_b__curator", "result", "reviewer"
+        ), pk=pk,
+    )
+    return render(request, "curation/reconcile_detail.html", {"reconciliation": done})

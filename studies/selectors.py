@@ -131,10 +131,33 @@ def catalogue_rows(studies: Iterable[Study]) -> list[CatalogueRow]:
     return rows
 
 
-def home_studies() -> list[CatalogueRow]:
-    """Every public study, newest first, for the landing page."""
-    studies = with_row_prefetches(public_studies()).order_by("-first_year", "title")
-    return catalogue_rows(studies)
+# How many studies the home page and a disease page list; the catalogue has the rest.
+NEWEST_COUNT = 25
+
+
+@dataclass
+class NewestStudies:
+    """The newest few of some studies as catalogue rows, with how many there are."""
+
+    rows: list[CatalogueRow]
+    total: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.total > len(self.rows)
+
+
+def _newest(studies: QuerySet[Study]) -> NewestStudies:
+    """Rows for the first NEWEST_COUNT studies in the catalogue's default order (newest
+    first, so the catalogue link continues the list): two queries plus a fixed number of
+    prefetches, whatever the number of studies."""
+    newest = with_row_prefetches(studies).order_by("-first_year", "title")[:NEWEST_COUNT]
+    return NewestStudies(rows=catalogue_rows(newest), total=studies.count())
+
+
+def home_studies() -> NewestStudies:
+    """The newest public studies, for the landing page."""
+    return _newest(public_studies())
 
 
 # Facets ----------------------------------------------------------------------------------------
@@ -160,21 +183,39 @@ class Facet:
         return sum(o.selected for o in self.options)
 
 
+def _of_studies(rows: QuerySet, path: str, studies: QuerySet) -> QuerySet:
+    """rows restricted to the studies (path leads from rows to their study). Left whole
+    when ``studies`` has no filter at all (every study, public() being the identity):
+    the unfiltered catalogue then counts without matching each row against the whole
+    study table."""
+    if not studies.query.has_filters():
+        return rows
+    return rows.filter(**{f"{path}__in": studies})
+
+
 def _count_disease(studies: QuerySet) -> dict[str, int]:
-    """Studies per disease, a broader disease counting its narrower ones' studies."""
-    rows = (
-        public(Arm.objects.filter(study__in=studies))
-        .values_list(
-            "study_id", "disease__code", "disease__parent__code", "disease__parent__parent__code"
-        )
-        .distinct()
+    """Studies per disease, a broader disease counting its narrower ones' studies.
+
+    One pass over the arms, with a distinct count per disease and its narrower ones
+    (the vocabulary is small); nothing per study comes back to Python."""
+    diseases = list(Disease.objects.values_list("pk", "code", "parent_id"))
+    parents = {pk: parent for pk, _, parent in diseases}
+    codes = {pk: code for pk, code, _ in diseases}
+    narrower: dict[int, set[int]] = defaultdict(set)
+    for pk in parents:
+        node, seen = pk, set()
+        while node is not None and node not in seen:  # itself and each broader disease
+            seen.add(node)
+            narrower[node].add(pk)
+            node = parents.get(node)
+    arms = _of_studies(public(Arm.objects.all()), "study", studies).order_by()
+    counts = arms.aggregate(
+        **{
+            f"disease_{pk}": Count("study", distinct=True, filter=Q(disease__in=members))
+            for pk, members in narrower.items()
+        }
     )
-    per_disease: dict[str, set[int]] = defaultdict(set)
-    for study_id, *codes in rows:
-        for code in codes:
-            if code:
-                per_disease[code].add(study_id)
-    return {code: len(ids) for code, ids in per_disease.items()}
+    return {codes[int(key.removeprefix("disease_"))]: n for key, n in counts.items() if n}
 
 
 def _counter(path: str) -> Callable[[QuerySet], dict[str, int]]:
@@ -182,7 +223,7 @@ def _counter(path: str) -> Callable[[QuerySet], dict[str, int]]:
 
     def count(studies: QuerySet) -> dict[str, int]:
         rows = (
-            public(ArmProduct.objects.filter(arm__study__in=studies))
+            _of_studies(public(ArmProduct.objects.all()), "arm__study", studies)
             .exclude(**{f"{path}__isnull": True})
             .order_by()
             .values(path)
@@ -196,7 +237,7 @@ def _counter(path: str) -> Callable[[QuerySet], dict[str, int]]:
 def _count_study_field(name: str) -> Callable[[QuerySet], dict[str, int]]:
     def count(studies: QuerySet) -> dict[str, int]:
         rows = (
-            public(Study.objects.filter(pk__in=studies))
+            _of_studies(public(Study.objects.all()), "pk", studies)
             .exclude(**{name: ""})
             .order_by()
             .values(name)
@@ -209,7 +250,7 @@ def _count_study_field(name: str) -> Callable[[QuerySet], dict[str, int]]:
 
 def _count_country(studies: QuerySet) -> dict[str, int]:
     rows = (
-        Study.countries.through.objects.filter(study__in=studies)
+        _of_studies(Study.countries.through.objects.all(), "study", studies)
         .order_by()
         .values("country__code")
         .annotate(n=Count("study", distinct=True))
@@ -347,7 +388,11 @@ def study_detail(study_id: int) -> StudyDetail:
         public(StudyReport.objects.filter(study=study))
         .select_related("publication__superseded_by")
         .prefetch_related(
-            Prefetch("publication__authors", queryset=PublicationAuthor.objects.all())
+            Prefetch("publication__authors", queryset=PublicationAuthor.objects.all()),
+            # "Superseded by <first author> <year>" on the page, for each superseded report.
+            Prefetch(
+                "publication__superseded_by__authors", queryset=PublicationAuthor.objects.all()
+            ),
         )
         .order_by("data_cutoff", "publication__year", "publication_id")
     )
@@ -366,7 +411,11 @@ def study_detail(study_id: int) -> StudyDetail:
         .prefetch_related("secondary_diseases", "prior_therapies")
         .order_by("arm__label", "source_publication__year", "label")
     )
-    in_study = Q(arm__study=study) | Q(patient__arm__study=study)
+    # By the ids already loaded: PostgreSQL answers "arm in (...) or patient in (...)"
+    # from two indexes, where the same condition through joins scans the whole table.
+    in_study = Q(arm_id__in=[arm.pk for arm in arms]) | Q(
+        patient_id__in=[patient.pk for patient in patients]
+    )
     results = list(public(OutcomeResult.objects.filter(in_study)).select_related("measure"))
     events = list(public(AdverseEvent.objects.filter(in_study)))
     arms_by_id = {arm.pk: arm for arm in arms}
@@ -474,11 +523,13 @@ def diseases_with_counts() -> list[Disease]:
     return [d for d in diseases if d.study_count]
 
 
-def disease_studies(disease: Disease) -> list[CatalogueRow]:
-    arms = public(
-        Arm.objects.filter(
-            Q(disease=disease) | Q(disease__parent=disease) | Q(disease__parent__parent=disease)
-        )
-    )
-    studies = with_row_prefetches(public_studies().filter(pk__in=arms.values("study_id")))
-    return catalogue_rows(studies.order_by("-first_year", "title"))
+def disease_studies(disease: Disease) -> NewestStudies:
+    """The newest public studies of the disease or a narrower one (lupus nephritis
+    under SLE), as the catalogue filtered by the disease lists them."""
+    # Narrower diseases resolved to ids first (a small table), as the catalogue's disease
+    # filter does: arms are then matched on their indexed disease column alone.
+    diseases = Disease.objects.filter(
+        Q(pk=disease.pk) | Q(parent=disease) | Q(parent__parent=disease)
+    ).values_list("pk", flat=True)
+    arms = public(Arm.objects.filter(disease__in=list(diseases)))
+    return _newest(public_studies().filter(pk__in=arms.values("study_id")))

@@ -47,7 +47,7 @@ def _query_without(request, *names: str) -> str:
 
 @require_GET
 def home(request):
-    return render(request, "studies/home.html", {"rows": selectors.home_studies()})
+    return render(request, "studies/home.html", {"newest": selectors.home_studies()})
 
 
 @require_GET
@@ -120,7 +120,7 @@ def disease_detail(request, code: str):
     context = {
         "disease": disease,
         "children": disease.children.all(),
-        "rows": selectors.disease_studies(disease),
+        "newest": selectors.disease_studies(disease),
         "summaries": summaries,
         "metrics": summary.METRICS,
     }

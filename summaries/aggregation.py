@@ -15,7 +15,19 @@ from decimal import Decimal
 from functools import reduce
 from operator import or_
 
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum, Window
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    F,
+    FloatField,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    Window,
+)
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -45,10 +57,13 @@ class Keys:
     groups: set[tuple[int, str]] | None = field(default_factory=set)  # (disease, target)
     constructs: set[int] | None = field(default_factory=set)
     years: set[int] | None = field(default_factory=set)
+    # (disease, target, measure): the measure rows to recompute (a group's other
+    # measures keep their rows: a study moves only the measures it reports).
+    measures: set[tuple[int, str, int]] | None = field(default_factory=set)
 
     @classmethod
     def everything(cls) -> Keys:
-        return cls(None, None, None)
+        return cls(None, None, None, None)
 
     def __or__(self, other: Keys) -> Keys:
         def union(a, b):
@@ -58,6 +73,7 @@ class Keys:
             union(self.groups, other.groups),
             union(self.constructs, other.constructs),
             union(self.years, other.years),
+            union(self.measures, other.measures),
         )
 
     def __len__(self) -> int:
@@ -81,8 +97,15 @@ def footprint(studies: Studies) -> Keys:
     years |= set(
         scoped(PooledStudy.objects.all(), "study_id", studies).values_list("first_year", flat=True)
     )
+    rated = scoped(
+        ContributionRate.objects.filter(measure__isnull=False), "study_id", studies
+    ).values_list("disease_id", "target_key", "measure_id")
+    valued = scoped(LatestValue.objects.all(), "study_id", studies).values_list(
+        "disease_id", "target_key", "measure_id"
+    )
     return Keys(
         groups=set(contributions.values_list("disease_id", "target_key").distinct()),
+        measures=set(rated.distinct()) | set(valued.distinct()),
         constructs=set(
             scoped(PooledArmConstruct.objects.all(), "arm__study_id", studies)
             .values_list("construct_id", flat=True)
@@ -97,7 +120,8 @@ def refresh(keys: Keys) -> int:
     now = timezone.now()
     if keys.groups is None or keys.groups:
         _refresh_groups(keys.groups, now)
-        _refresh_measures(keys.groups, now)
+    if keys.measures is None or keys.measures:
+        _refresh_measures(keys.measures, now)
     if keys.constructs is None or keys.constructs:
         _refresh_constructs(keys.constructs, now)
     if keys.years is None or keys.years:
@@ -124,6 +148,21 @@ def _groups_q(groups: set[tuple[int, str]] | None, prefix: str = "") -> Q:
     )
 
 
+def _measures_q(measures: set[tuple[int, str, int]] | None, prefix: str = "") -> Q:
+    """(disease, target, measure) keys; the measure column has no prefix."""
+    if measures is None:
+        return Q()
+    if not measures:
+        return Q(pk__in=[])
+    return reduce(
+        or_,
+        (
+            Q(**{f"{prefix}disease_id": d, f"{prefix}target_key": t, "measure_id": m})
+            for d, t, m in measures
+        ),
+    )
+
+
 def _in(keys: Iterable | None, path: str) -> Q:
     return Q(**_in_kwargs(keys, path))
 
@@ -132,9 +171,27 @@ def _in_kwargs(keys: Iterable | None, path: str) -> dict:
     return {} if keys is None else {f"{path}__in": list(keys)}
 
 
+class _Median(Aggregate):
+    """PostgreSQL's median: the middle value, or the mean of the two middle values."""
+
+    function = "percentile_cont"
+    template = "percentile_cont(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
 def medians(queryset: QuerySet, group_by: list[str], value: str) -> dict[tuple, Decimal]:
     """The median of ``value`` per group: the middle row (or the mean of the two middle
-    rows) by row number within the group, found by window functions."""
+    rows). PostgreSQL has an aggregate for it; elsewhere the middle rows are found by
+    row number within the group (window functions)."""
+    if connection.vendor == "postgresql":
+        found = (
+            queryset.filter(**{f"{value}__isnull": False})
+            .values(*group_by)
+            .annotate(_median=_Median(value))
+            .values_list(*group_by, "_median")
+        )
+        # The mean of two numbers of 4 decimals has at most 5: the float rounds back exactly.
+        return {tuple(key): round(Decimal(repr(number)), 5) for *key, number in found}
     partition = [F(name) for name in group_by]
     ranked = queryset.filter(**{f"{value}__isnull": False}).annotate(
         _place=Window(RowNumber(), partition_by=partition, order_by=F(value).asc()),
@@ -196,18 +253,15 @@ def _refresh_groups(groups, now) -> None:
         )
     )
     rates = {
-        (row["contribution__disease_id"], row["contribution__target_key"]): row
-        for row in ContributionRate.objects.filter(_groups_q(groups, "contribution__"))
-        .values("contribution__disease_id", "contribution__target_key")
+        (row["disease_id"], row["target_key"]): row
+        for row in ContributionRate.objects.filter(_groups_q(groups))
+        .values("disease_id", "target_key")
         .annotate(**_rate_sums("", GROUP_RATES))
     }
     measures = defaultdict(set)
     for disease_id, target_key, abbreviation, name in (
-        ContributionRate.objects.filter(_groups_q(groups, "contribution__"), is_response=True)
-        .values_list(
-            "contribution__disease_id", "contribution__target_key", "measure__abbreviation",
-            "measure__name",
-        )
+        ContributionRate.objects.filter(_groups_q(groups), is_response=True)
+        .values_list("disease_id", "target_key", "measure__abbreviation", "measure__name")
         .distinct()
     ):
         measures[(disease_id, target_key)].add(abbreviation or name)
@@ -236,29 +290,37 @@ def _refresh_groups(groups, now) -> None:
     DiseaseTargetSummary.objects.bulk_create(rows)
 
 
-def _refresh_measures(groups, now) -> None:
+def _refresh_measures(measures, now) -> None:
     key = ["disease_id", "target_key", "measure_id"]
-    rate_key = ["contribution__disease_id", "contribution__target_key", "measure_id"]
     rates = (
-        ContributionRate.objects.filter(_groups_q(groups, "contribution__"), measure__isnull=False)
-        .values(*rate_key)
+        ContributionRate.objects.filter(_measures_q(measures), measure__isnull=False)
+        .values(*key)
         .annotate(events=Sum("events"), evaluable=Sum("evaluable"))
     )
-    values = LatestValue.objects.filter(_groups_q(groups), value__isnull=False)
+    values = LatestValue.objects.filter(_measures_q(measures), value__isnull=False)
     numbers = values.values(*key).annotate(n=Count("pk"), low=Min("value"), high=Max("value"))
     middle = medians(values, key, "value")
-    studies = defaultdict(set)
-    for *measure_key, study_id in (
-        ContributionRate.objects.filter(_groups_q(groups, "contribution__"), measure__isnull=False)
-        .values_list(*rate_key, "contribution__study_id")
-        .distinct()
-    ):
-        studies[tuple(measure_key)].add(study_id)
-    for *measure_key, study_id in values.values_list(*key, "study_id").distinct():
-        studies[tuple(measure_key)].add(study_id)
+    # Studies per key: those with a rate or a value, counted in SQL (a UNION drops the
+    # studies found twice) rather than fetched.
+    rated = (
+        ContributionRate.objects.filter(_measures_q(measures), measure__isnull=False)
+        .order_by()
+        .values_list(*key, "study_id")
+    )
+    valued = values.order_by().values_list(*key, "study_id")
+    sql, params = rated.union(valued).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT disease_id, target_key, measure_id, COUNT(*) FROM ({sql}) found "
+            "GROUP BY disease_id, target_key, measure_id",
+            params,
+        )
+        studies = {(d, t, m): n for d, t, m, n in cursor.fetchall()}
     labels = dict(
         ((d, t), label)
-        for d, t, label in Contribution.objects.filter(_groups_q(groups))
+        for d, t, label in Contribution.objects.filter(
+            _groups_q(None if measures is None else {(d, t) for d, t, _ in measures})
+        )
         .values_list("disease_id", "target_key", "target_label")
         .distinct()
     )
@@ -273,13 +335,13 @@ def _refresh_measures(groups, now) -> None:
                 target_key=target_key,
                 target_label=labels.get((disease_id, target_key), ""),
                 measure_id=measure_id,
-                studies=len(studies[measure_key]),
+                studies=studies.get(measure_key, 0),
                 computed_at=now,
             )
         return rows[measure_key]
 
     for rate in rates:
-        summary = row(*(rate[name] for name in rate_key))
+        summary = row(*(rate[name] for name in key))
         summary.events, summary.evaluable = rate["events"], rate["evaluable"]
     for number in numbers:
         measure_key = tuple(number[name] for name in key)
@@ -287,7 +349,7 @@ def _refresh_measures(groups, now) -> None:
         summary.value_count = number["n"]
         summary.minimum, summary.maximum = number["low"], number["high"]
         summary.median = middle.get(measure_key)
-    DiseaseTargetMeasureSummary.objects.filter(_groups_q(groups)).delete()
+    DiseaseTargetMeasureSummary.objects.filter(_measures_q(measures)).delete()
     DiseaseTargetMeasureSummary.objects.bulk_create(rows.values())
 
 

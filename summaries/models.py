@@ -38,6 +38,17 @@ def _loose(model: str, **kwargs) -> models.ForeignKey:
     )
 
 
+def _within(model: type[models.Model], related_name: str, **kwargs) -> models.ForeignKey:
+    """A reference between snapshot rows. No database constraint: a refresh deletes and
+    rewrites a study's rows together, and checking tens of thousands of deferred
+    constraints at COMMIT would cost a full rebuild seconds. (Indexes, likewise, only
+    where a refresh looks rows up.)"""
+    return models.ForeignKey(
+        model, on_delete=models.DO_NOTHING, db_constraint=False, related_name=related_name,
+        **kwargs,
+    )
+
+
 def target_set(key: str, label: str) -> TargetSet:
     """The TargetSet of a stored key and label ('cd19+bcma', 'CD19+BCMA')."""
     if key == "none":
@@ -128,10 +139,21 @@ class PooledStudy(models.Model):
         return f"Study {self.study_id}"
 
 
+class PooledDisease(models.Model):
+    """A disease of a public study's arms or patient rows: which diseases the public
+    data has decides the measures that make a report count (RefreshState)."""
+
+    study = _within(PooledStudy, "diseases")
+    disease = _loose("studies.Disease")
+
+    def __str__(self) -> str:
+        return f"Disease {self.disease_id} in study {self.study_id}"
+
+
 class PooledReport(models.Model):
     """A publication reporting the study (pooled or not: publications counts use all)."""
 
-    study = models.ForeignKey(PooledStudy, on_delete=models.DO_NOTHING, related_name="reports")
+    study = _within(PooledStudy, "reports")
     publication_id = models.BigIntegerField()
     year = models.PositiveSmallIntegerField()
 
@@ -151,9 +173,11 @@ class PooledSource(models.Model):
     arm-level result of a pooled measure, or an arm-level CRS/ICANS row): the
     candidates among which the latest non-superseded one is counted."""
 
-    study = models.ForeignKey(PooledStudy, on_delete=models.DO_NOTHING, related_name="+")
+    study = _within(PooledStudy, "+", db_index=False)
     arm_id = models.BigIntegerField()
-    disease = _loose("studies.Disease", help_text="The arm's disease.")
+    disease = _loose(
+        "studies.Disease", db_index=False, help_text="The arm's disease."
+    )
     publication_id = models.BigIntegerField()
     report_rank = models.IntegerField(help_text="Data cut-off (or 1 January) as YYYYMMDD.")
     report_year = models.PositiveSmallIntegerField()
@@ -170,8 +194,8 @@ class PooledArm(models.Model):
     """An arm with the report its study is counted from for the arm's disease."""
 
     arm_id = models.BigIntegerField(primary_key=True)
-    study = models.ForeignKey(PooledStudy, on_delete=models.DO_NOTHING, related_name="arms")
-    disease = _loose("studies.Disease")
+    study = _within(PooledStudy, "arms")
+    disease = _loose("studies.Disease", db_index=False)
     target_key = models.CharField(max_length=200)
     target_label = models.CharField(max_length=300)
     source_publication_id = models.BigIntegerField()
@@ -192,7 +216,7 @@ class PooledArm(models.Model):
 
 
 class PooledArmConstruct(models.Model):
-    arm = models.ForeignKey(PooledArm, on_delete=models.DO_NOTHING, related_name="constructs")
+    arm = _within(PooledArm, "constructs")
     construct = _loose("studies.CarConstruct")
 
     class Meta:
@@ -209,9 +233,11 @@ class PooledPatient(models.Model):
     the same person is counted in another row (longer follow-up, or newer report)."""
 
     patient_id = models.BigIntegerField(primary_key=True)
-    arm = models.ForeignKey(PooledArm, on_delete=models.DO_NOTHING, related_name="patients")
-    study = models.ForeignKey(PooledStudy, on_delete=models.DO_NOTHING, related_name="patients")
-    disease = _loose("studies.Disease", help_text="The primary disease.")
+    arm = _within(PooledArm, "patients")
+    study = _within(PooledStudy, "patients")
+    disease = _loose(
+        "studies.Disease", db_index=False, help_text="The primary disease."
+    )
     target_key = models.CharField(max_length=200)
     person_id = models.BigIntegerField(null=True, db_index=True)
     follow_up_days = models.IntegerField(null=True)
@@ -235,16 +261,17 @@ class PooledPatient(models.Model):
 class LatestValue(models.Model):
     """A counted patient's value of a measure at their latest time point."""
 
-    patient = models.ForeignKey(PooledPatient, on_delete=models.DO_NOTHING, related_name="values")
-    study = models.ForeignKey(PooledStudy, on_delete=models.DO_NOTHING, related_name="+")
-    disease = _loose("studies.Disease")
+    patient = _within(PooledPatient, "values", db_index=False)
+    study = _within(PooledStudy, "+")
+    disease = _loose("studies.Disease", db_index=False)
     target_key = models.CharField(max_length=200)
-    measure = _loose("studies.OutcomeMeasure")
+    measure = _loose("studies.OutcomeMeasure", db_index=False)
     value_bool = models.BooleanField(null=True)
     value = models.DecimalField(max_digits=14, decimal_places=4, null=True)
 
     class Meta:
-        indexes = [models.Index(fields=["disease", "target_key", "measure"])]
+        # Covers the measure summaries' medians and ranges (an index-only scan per key).
+        indexes = [models.Index(fields=["disease", "target_key", "measure", "value"])]
 
     def __str__(self) -> str:
         return f"Measure {self.measure_id} of patient {self.patient_id}"
@@ -263,11 +290,9 @@ class Contribution(models.Model):
         EMPTY = "empty", "Every patient counted elsewhere"
         TOUCH = "touch", "Publications only"
 
-    study = models.ForeignKey(
-        PooledStudy, on_delete=models.DO_NOTHING, related_name="contributions"
-    )
-    arm = models.ForeignKey(PooledArm, on_delete=models.DO_NOTHING, related_name="contributions")
-    disease = _loose("studies.Disease")
+    study = _within(PooledStudy, "contributions")
+    arm = _within(PooledArm, "contributions")
+    disease = _loose("studies.Disease", db_index=False)
     target_key = models.CharField(max_length=200)
     target_label = models.CharField(max_length=300)
     level = models.CharField(max_length=8, choices=Level.choices)
@@ -285,16 +310,21 @@ class Contribution(models.Model):
 class ContributionRate(models.Model):
     """Events over evaluable of one contribution: for a measure, or a safety metric."""
 
-    contribution = models.ForeignKey(
-        Contribution, on_delete=models.DO_NOTHING, related_name="rates"
-    )
-    measure = _loose("studies.OutcomeMeasure", null=True)
+    contribution = _within(Contribution, "rates")
+    # The contribution's study and group, copied: the summaries read rates by group.
+    study = _within(PooledStudy, "+")
+    disease = _loose("studies.Disease", db_index=False)
+    target_key = models.CharField(max_length=200)
+    measure = _loose("studies.OutcomeMeasure", null=True, db_index=False)
     metric = models.CharField(max_length=12, blank=True, help_text="Safety metric key, or empty.")
     is_response = models.BooleanField(default=False, help_text="The disease's main outcome.")
     is_drug_free = models.BooleanField(default=False)
     level = models.CharField(max_length=8, help_text="patient or arm: the rows it came from.")
     events = models.IntegerField()
     evaluable = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["disease", "target_key", "measure"])]
 
     def __str__(self) -> str:
         return f"{self.events}/{self.evaluable}"

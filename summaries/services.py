@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from studies.models import (
@@ -130,7 +130,8 @@ def mark_changed(items: str | models.Model | Iterable[str | models.Model]) -> se
     """Record that data behind these keys (``study:<id>``, ``all``) or rows changed.
 
     Call it inside the transaction that writes the change: the pending rows commit or
-    roll back with it, and a refresh is requested only after the commit."""
+    roll back with it, and a refresh is requested only after the commit, once per
+    transaction for all the keys it marked (an import saving 300 rows sends one task)."""
     if isinstance(items, (str, models.Model)):
         items = [items]
     keys: set[str] = set()
@@ -138,26 +139,89 @@ def mark_changed(items: str | models.Model | Iterable[str | models.Model]) -> se
         keys |= {item} if isinstance(item, str) else keys_for(item)
     if not keys:
         return keys
-    now = timezone.now()
-    PendingRefresh.objects.bulk_create(PendingRefresh(key=key, requested_at=now) for key in keys)
-    ordered = sorted(keys)
-    transaction.on_commit(lambda: enqueue_refresh(ordered), robust=True)
+    batch = _Batch.current()
+    new = batch.unrecorded(keys)
+    if new:
+        now = timezone.now()
+        PendingRefresh.objects.bulk_create(
+            PendingRefresh(key=key, requested_at=now) for key in sorted(new)
+        )
+        batch.recorded(new)
     return keys
+
+
+class _Batch:
+    """The keys one transaction marked, sent by a single on_commit callback.
+
+    Kept on the connection. A batch whose callback Django dropped (its savepoint or
+    transaction rolled back) is replaced by a new one. A key is written to
+    PendingRefresh once per batch, unless the savepoint that wrote it rolled back."""
+
+    ATTRIBUTE = "_summaries_batch"
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.keys: set[str] = set()
+        self.written: dict[str, frozenset[str]] = {}  # key -> savepoints open at its insert
+
+    @classmethod
+    def current(cls) -> _Batch:
+        connection = transaction.get_connection()
+        batch = getattr(connection, cls.ATTRIBUTE, None)
+        # run_on_commit holds (savepoint ids, callback, robust) of the open transaction.
+        if batch is None or not any(
+            entry[1] == batch.flush for entry in connection.run_on_commit
+        ):
+            batch = cls(connection)
+            setattr(connection, cls.ATTRIBUTE, batch)
+            if connection.in_atomic_block:
+                transaction.on_commit(batch.flush, robust=True)
+        return batch
+
+    def unrecorded(self, keys: set[str]) -> set[str]:
+        """Keys without a pending row from this transaction that still stands."""
+        open_savepoints = set(self.connection.savepoint_ids)
+        return {
+            key for key in keys
+            if key not in self.written or not self.written[key] <= open_savepoints
+        }
+
+    def recorded(self, keys: set[str]) -> None:
+        self.keys |= keys
+        if not self.connection.in_atomic_block:  # autocommit: the change is saved already
+            self.flush()
+            return
+        savepoints = frozenset(self.connection.savepoint_ids)
+        self.written.update(dict.fromkeys(keys, savepoints))
+
+    @classmethod
+    def detach(cls) -> None:
+        """A refresh in this transaction consumed its pending rows: later changes start a
+        new batch (the old callback then finds nothing left to send)."""
+        connection = transaction.get_connection()
+        if hasattr(connection, cls.ATTRIBUTE):
+            delattr(connection, cls.ATTRIBUTE)
+
+    def flush(self) -> None:
+        if getattr(self.connection, self.ATTRIBUTE, None) is self:
+            delattr(self.connection, self.ATTRIBUTE)
+        enqueue_refresh(sorted(self.keys))
 
 
 def enqueue_refresh(keys: list[str]) -> bool:
     """Ask a worker to refresh these keys in a few seconds, unless a request for them
-    is already waiting. Never raises: without a broker the rows wait for the sweep."""
+    is already waiting. Keys without unclaimed pending rows (a rolled-back savepoint's)
+    are left out. Never raises: without a broker the rows wait for the sweep."""
     from .tasks import refresh_summaries
 
     window = coalesce_seconds()
     now = timezone.now()
-    waiting = set(
-        PendingRefresh.objects.filter(
-            key__in=keys, claimed_at__isnull=True, enqueued_at__gte=now - timedelta(seconds=window)
-        ).values_list("key", flat=True)
+    unclaimed = PendingRefresh.objects.filter(key__in=keys, claimed_at__isnull=True)
+    waiting = Q(enqueued_at__gte=now - timedelta(seconds=window))
+    found = unclaimed.values("key").annotate(
+        waiting=Count("pk", filter=waiting), unsent=Count("pk", filter=Q(enqueued_at=None))
     )
-    todo = [key for key in keys if key not in waiting]
+    todo = sorted(row["key"] for row in found if row["unsent"] and not row["waiting"])
     if not todo:
         return False
     PendingRefresh.objects.filter(
@@ -237,6 +301,7 @@ def _claim_and_run(keys: Iterable[str] | None, *, full: bool) -> RefreshResult:
             result.keys = claimed
             _log(result, now)
             PendingRefresh.objects.filter(claim_token=token).delete()
+            _Batch.detach()
     except BaseException:
         PendingRefresh.objects.filter(claim_token=token).update(claimed_at=None, claim_token=None)
         raise
@@ -259,13 +324,13 @@ def _lock() -> RefreshState:
 
 def _refresh_studies(state: RefreshState, study_ids: set[int]) -> RefreshResult:
     started = time.perf_counter()
-    relevant = snapshot.relevant_measure_ids()
-    if relevant != state.relevant_measures:
-        # Which reports count for an arm depends on this set: every study may move.
-        return _rebuild_everything(state, relevant)
     studies = sorted(_with_shared_persons(study_ids))
     before = aggregation.footprint(studies)
-    snapshot.rebuild(studies, relevant)
+    snapshot.rebuild(studies, state.relevant_measures)
+    if snapshot.relevant_measure_ids(pooled=True) != state.relevant_measures:
+        # Which reports count for an arm depends on this set (a disease entered or left
+        # the public data): every study may move.
+        return _rebuild_everything(state)
     keys = before | aggregation.footprint(studies)
     return RefreshResult(
         kind=RefreshRun.Kind.INCREMENTAL.value,

@@ -18,10 +18,12 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
     Count,
+    DecimalField,
     Exists,
     F,
     IntegerField,
@@ -30,13 +32,19 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
     Window,
 )
-from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, ExtractYear, RowNumber
+from django.db.models.functions import (
+    Cast,
+    Coalesce,
+    ExtractDay,
+    ExtractMonth,
+    ExtractYear,
+    RowNumber,
+)
 
 from studies.choices import AdverseEventType, TimePoint
 from studies.models import (
@@ -68,6 +76,7 @@ from .models import (
     LatestValue,
     PooledArm,
     PooledArmConstruct,
+    PooledDisease,
     PooledPatient,
     PooledReport,
     PooledSource,
@@ -180,14 +189,21 @@ def main_outcomes() -> dict[int, int]:
     return dict(rows.values_list("pk", "outcome"))
 
 
-def relevant_measure_ids() -> list[int]:
+def relevant_measure_ids(*, pooled: bool = False) -> list[int]:
     """Measures whose arm-level rows make a report count as giving data on an arm:
-    drug-free remission and the main outcome of every disease in the public data."""
-    # EXISTS per disease (a short index scan each), not a scan of every arm and patient.
-    used = Disease.objects.filter(
-        Exists(visible_arms().filter(disease_id=OuterRef("pk")))
-        | Exists(visible_patients().filter(primary_disease_id=OuterRef("pk")))
-    )
+    drug-free remission and the main outcome of every disease in the public data.
+
+    ``pooled`` reads the diseases from the snapshot (PooledDisease, an index lookup)
+    instead of the live tables (a scan of the patients): the same answer once every
+    study's snapshot is current."""
+    if pooled:
+        used = Disease.objects.filter(pk__in=PooledDisease.objects.values("disease_id"))
+    else:
+        # EXISTS per disease (a short index scan each), not a scan of every arm.
+        used = Disease.objects.filter(
+            Exists(visible_arms().filter(disease_id=OuterRef("pk")))
+            | Exists(visible_patients().filter(primary_disease_id=OuterRef("pk")))
+        )
     ids = set(
         used.annotate(outcome=Coalesce("main_outcome_id", "parent__main_outcome_id"))
         .filter(outcome__isnull=False)
@@ -201,14 +217,14 @@ def relevant_measure_ids() -> list[int]:
 # Deleting ----------------------------------------------------------------------------------
 
 SNAPSHOT_MODELS = (
-    PooledStudy, PooledReport, PooledSource, PooledArm, PooledArmConstruct, PooledPatient,
-    LatestValue, Contribution, ContributionRate,
+    PooledStudy, PooledDisease, PooledReport, PooledSource, PooledArm, PooledArmConstruct,
+    PooledPatient, LatestValue, Contribution, ContributionRate,
 )
 
 
 def delete(studies: Studies) -> None:
     """Remove the snapshot rows of these studies, leaves first."""
-    scoped(ContributionRate.objects.all(), "contribution__study_id", studies).delete()
+    scoped(ContributionRate.objects.all(), "study_id", studies).delete()
     scoped(LatestValue.objects.all(), "study_id", studies).delete()
     scoped(Contribution.objects.all(), "study_id", studies).delete()
     scoped(PooledPatient.objects.all(), "study_id", studies).delete()
@@ -216,6 +232,7 @@ def delete(studies: Studies) -> None:
     scoped(PooledArm.objects.all(), "study_id", studies).delete()
     scoped(PooledSource.objects.all(), "study_id", studies).delete()
     scoped(PooledReport.objects.all(), "study_id", studies).delete()
+    scoped(PooledDisease.objects.all(), "study_id", studies).delete()
     scoped(PooledStudy.objects.all(), "study_id", studies).delete()
 
 
@@ -237,8 +254,9 @@ def rebuild(studies: Studies, relevant_measures: list[int]) -> None:
     vocabulary = _Vocabulary(relevant_measures, main_outcomes(), drug_free_measure_id())
     delete(studies)
     reports = _pool_studies(studies)
+    _pool_diseases(studies)
     arms = _pool_arms(studies, vocabulary, reports)
-    _pool_patients(studies, arms)
+    _pool_patients(studies)
     _choose_persons(studies)
     _latest_values(studies)
     _contributions(studies, arms, vocabulary)
@@ -272,6 +290,28 @@ def _pool_studies(studies: Studies) -> dict[tuple[int, int], tuple[int, int, boo
         (study, publication): (rank, year, newer is not None)
         for study, publication, year, rank, newer in rows
     }
+
+
+def _pool_diseases(studies: Studies) -> None:
+    """The diseases of the studies' public arms and patient rows, by one INSERT ... SELECT."""
+    arms = visible_arms(studies).order_by().values_list("study_id", "disease_id")
+    patients = (
+        visible_patients(studies)
+        .filter(primary_disease__isnull=False)
+        .order_by()
+        .values_list("arm__study_id", "primary_disease_id")
+    )
+    insert_select(PooledDisease, ["study", "disease"], arms.union(patients))
+
+
+def insert_select(model, fields: list[str], rows: QuerySet) -> None:
+    """INSERT INTO model (fields) SELECT ...: rows computed and written by the database,
+    never fetched. ``rows`` is a values_list in the order of ``fields``."""
+    sql, params = rows.query.sql_with_params()
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {sql}", params)
 
 
 def _sources(studies: Studies, vocabulary: _Vocabulary) -> set[tuple[int, int]]:
@@ -401,46 +441,60 @@ def _arm_targets(studies: Studies) -> dict[int, TargetSet]:
     }
 
 
-def _pool_patients(studies: Studies, arms: dict[int, _Arm]) -> None:
-    """Patient rows cited from their arm's counted report, with their safety outcomes."""
-    report = PooledArm.objects.filter(arm_id=OuterRef("arm_id")).values("report_id")
-    rows = (
+def _pool_patients(studies: Studies) -> None:
+    """Patient rows cited from their arm's counted report, with their safety outcomes:
+    one INSERT ... SELECT joining the visible patients to their PooledArm."""
+    patients = (
         visible_patients(studies)
-        .annotate(report_id=Subquery(report))
-        .filter(source_publication_id=F("report_id"))
-        .values_list("pk", "arm_id", "primary_disease_id", "person_id", "follow_up_days")
+        .order_by()
+        .annotate(
+            p_id=F("pk"), p_arm=F("arm_id"), p_disease=F("primary_disease_id"),
+            p_person=F("person_id"), p_follow_up=F("follow_up_days"),
+            p_source=F("source_publication_id"),
+        )
+        .values_list("p_id", "p_arm", "p_disease", "p_person", "p_follow_up", "p_source")
     )
     safety = _patient_safety(studies)
-    pooled = []
-    for pk, arm_id, disease_id, person_id, follow_up in rows:
-        arm = arms[arm_id].pooled
-        pooled.append(
-            PooledPatient(
-                patient_id=pk,
-                arm_id=arm_id,
-                study_id=arm.study_id,
-                disease_id=disease_id,
-                target_key=arm.target_key,
-                person_id=person_id,
-                follow_up_days=follow_up,
-                follow_up_rank=follow_up or -1,
-                report_id=arm.report_id,
-                report_rank=arm.report_rank,
-                report_year=arm.report_year,
-                **safety.get(pk, {}),
-            )
+    crs = safety.filter(event_type=AdverseEventType.CRS).values_list(
+        "patient_id", "had_any", "had_grade2"
+    )
+    icans = safety.filter(event_type=AdverseEventType.ICANS).values_list(
+        "patient_id", "had_any", "had_grade2"
+    )
+    (patients_sql, patients_params), (crs_sql, crs_params), (icans_sql, icans_params) = (
+        rows.query.sql_with_params() for rows in (patients, crs, icans)
+    )
+    quote = connection.ops.quote_name
+    fields = [
+        "patient_id", "arm", "study", "disease", "target_key", "person_id", "follow_up_days",
+        "follow_up_rank", "report_id", "report_rank", "report_year", "counted", CRS_ANY,
+        CRS_GRADE_2, ICANS_ANY,
+    ]
+    columns = ", ".join(quote(PooledPatient._meta.get_field(name).column) for name in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(PooledPatient._meta.db_table)} ({columns}) "
+            "SELECT v.p_id, v.p_arm, a.study_id, v.p_disease, a.target_key, v.p_person, "
+            "v.p_follow_up, COALESCE(NULLIF(v.p_follow_up, 0), -1), a.report_id, "
+            "a.report_rank, a.report_year, %s, crs.had_any, crs.had_grade2, icans.had_any "
+            f"FROM ({patients_sql}) v "
+            f"INNER JOIN {quote(PooledArm._meta.db_table)} a "
+            "ON a.arm_id = v.p_arm AND a.report_id = v.p_source "
+            f"LEFT JOIN ({crs_sql}) crs ON crs.patient_id = v.p_id "
+            f"LEFT JOIN ({icans_sql}) icans ON icans.patient_id = v.p_id",
+            (True, *patients_params, *crs_params, *icans_params),  # in placeholder order
         )
-    PooledPatient.objects.bulk_create(pooled)
 
 
-def _patient_safety(studies: Studies) -> dict[int, dict[str, bool | None]]:
-    """Per patient: had CRS (any grade, grade ≥ 2) and ICANS; None when unknown (no row,
-    or only an ungraded row speaking to grade 2), as
-    studies.summary._patient_event_outcome."""
+def _patient_safety(studies: Studies) -> QuerySet:
+    """Per patient and event type (CRS, ICANS): had it (any grade, grade ≥ 2); None when
+    unknown (only an ungraded row speaking to grade 2), as
+    studies.summary._patient_event_outcome. No row at all is unknown too (a LEFT JOIN)."""
     ungraded = Count("pk", filter=Q(grade__isnull=True))
-    grouped = (
+    return (
         patient_events(studies)
         .filter(event_type__in=SAFETY_TYPES)
+        .order_by()
         .values("patient_id", "event_type")
         .annotate(worst=Max("grade"), ungraded=ungraded)
         .annotate(
@@ -451,21 +505,12 @@ def _patient_safety(studies: Studies) -> dict[int, dict[str, bool | None]]:
             ),
             had_grade2=Case(
                 When(worst__gte=2, then=Value(True)),
-                When(ungraded__gt=0, then=Value(None)),
+                When(ungraded__gt=0, then=Cast(Value(None), BooleanField())),
                 default=Value(False),
                 output_field=BooleanField(),
             ),
         )
-        .values_list("patient_id", "event_type", "had_any", "had_grade2")
     )
-    outcomes: dict[int, dict[str, bool | None]] = defaultdict(dict)
-    for patient_id, event_type, had_any, had_grade2 in grouped:
-        if event_type == AdverseEventType.CRS:
-            outcomes[patient_id][CRS_ANY] = had_any
-            outcomes[patient_id][CRS_GRADE_2] = had_grade2
-        else:
-            outcomes[patient_id][ICANS_ANY] = had_any
-    return outcomes
 
 
 def _choose_persons(studies: Studies) -> None:
@@ -495,46 +540,44 @@ def _choose_persons(studies: Studies) -> None:
 
 
 def _latest_values(studies: Studies) -> None:
-    """Each counted patient's latest yes/no and latest number per measure."""
-    counted = scoped(PooledPatient.objects.filter(counted=True), "study_id", studies)
-    where = {
-        pk: (study, disease, target)
-        for pk, study, disease, target in counted.values_list(
-            "patient_id", "study_id", "disease_id", "target_key"
-        )
-    }
-    results = patient_results(studies).filter(patient_id__in=counted.values("patient_id"))
+    """Each counted patient's latest yes/no and latest number per measure: chosen by a
+    window function, joined to the counted patients and written by INSERT ... SELECT."""
+    results = patient_results(studies).order_by()
     latest = Window(
         RowNumber(), partition_by=[F("patient_id"), F("measure_id")], order_by=TIMEPOINT_ORDER
     )
+    # Typed NULLs: PostgreSQL takes a bare NULL parameter for text.
+    no_answer = Cast(Value(None), BooleanField())
+    no_number = Cast(Value(None), DecimalField(max_digits=14, decimal_places=4))
     answers = (
         results.filter(value_bool__isnull=False)
-        .annotate(place=latest)
+        .annotate(place=latest, answer=F("value_bool"), number=no_number)
         .filter(place=1)
-        .values_list("patient_id", "measure_id", "value_bool")
+        .values_list("patient_id", "measure_id", "answer", "number")
     )
     numbers = (
         results.filter(value__isnull=False)
-        .annotate(place=latest)
+        .annotate(place=latest, answer=no_answer, number=F("value"))
         .filter(place=1)
-        .values_list("patient_id", "measure_id", "value")
+        .values_list("patient_id", "measure_id", "answer", "number")
     )
-    found = [(*row, None) for row in answers] + [(p, m, None, v) for p, m, v in numbers]
-    rows = []
-    for patient_id, measure_id, answer, number in found:
-        study, disease, target = where[patient_id]
-        rows.append(
-            LatestValue(
-                patient_id=patient_id,
-                study_id=study,
-                disease_id=disease,
-                target_key=target,
-                measure_id=measure_id,
-                value_bool=answer,
-                value=number,
+    quote = connection.ops.quote_name
+    columns = ", ".join(
+        quote(LatestValue._meta.get_field(name).column)
+        for name in ["patient", "study", "disease", "target_key", "measure", "value_bool",
+                     "value"]
+    )
+    for latest_rows in (answers, numbers):
+        sql, params = latest_rows.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {quote(LatestValue._meta.db_table)} ({columns}) "
+                "SELECT p.patient_id, p.study_id, p.disease_id, p.target_key, "
+                f"r.measure_id, r.answer, r.number FROM ({sql}) r "
+                f"INNER JOIN {quote(PooledPatient._meta.db_table)} p "
+                "ON p.patient_id = r.patient_id WHERE p.counted",
+                params,
             )
-        )
-    LatestValue.objects.bulk_create(rows)
 
 
 # Contributions -------------------------------------------------------------------------------
@@ -666,6 +709,9 @@ def _rates(
         new = [
             ContributionRate(
                 contribution=contribution,
+                study_id=contribution.study_id,
+                disease_id=contribution.disease_id,
+                target_key=contribution.target_key,
                 measure_id=measure_id,
                 metric=metric,
                 is_response=measure_id is not None

@@ -89,7 +89,9 @@ STUDY_FIELDS = (
 
 def study_rows(queryset: QuerySet[Study]) -> QuerySet:
     arms = public(Arm.objects.filter(study=OuterRef("pk")))
-    public_arms = public(Arm.objects.all())
+    # Products of the study's arms, each through public(): correlated with the study,
+    # where "arm in (all public arms)" would make every list read the whole arm table.
+    products = public(ArmProduct.objects.filter(arm__study=OuterRef("pk")))
     first_year = public(Publication.objects.filter(reports__study=OuterRef("pk")))
     n_patients = arms.order_by().values("study").annotate(total=Sum("n_patients"))
     return queryset.values(*STUDY_FIELDS, *TIMESTAMPS).annotate(
@@ -101,26 +103,9 @@ def study_rows(queryset: QuerySet[Study]) -> QuerySet:
             distinct=True,
         ),
         first_year=Subquery(first_year.order_by("year").values("year")[:1]),
-        diseases=JSONList(
-            Disease.objects.filter(arms__study=OuterRef("pk"), arms__in=public_arms),
-            "code",
-            distinct=True,
-        ),
-        antigens=JSONList(
-            Antigen.objects.filter(
-                constructs__arm_products__arm__study=OuterRef("pk"),
-                constructs__arm_products__arm__in=public_arms,
-            ),
-            "code",
-            distinct=True,
-        ),
-        constructs=JSONList(
-            CarConstruct.objects.filter(
-                arm_products__arm__study=OuterRef("pk"), arm_products__arm__in=public_arms
-            ),
-            "name",
-            distinct=True,
-        ),
+        diseases=JSONList(arms, "disease__code", distinct=True),
+        antigens=JSONList(products, "construct__targets__code", distinct=True),
+        constructs=JSONList(products, "construct__name", distinct=True),
         n_patients=Subquery(n_patients.values("total")[:1]),
     )
 
@@ -314,7 +299,11 @@ def study_detail(study_id: int) -> dict | None:
         return None
     arms = public(Arm.objects.filter(study_id=study_id))
     patients = public(Patient.objects.filter(arm__in=arms))
-    subject = Q(arm__in=arms) | Q(patient__in=patients)
+    # Ids first: "arm in (...) or patient in (...)" over subqueries makes PostgreSQL scan
+    # every result; over two lists of ids it reads two indexes.
+    subject = Q(arm_id__in=list(arms.values_list("pk", flat=True))) | Q(
+        patient_id__in=list(patients.values_list("pk", flat=True))
+    )
 
     reports = public(StudyReport.objects.filter(study_id=study_id)).order_by(
         "publication__year", "publication_id"

@@ -29,6 +29,8 @@ class Arm(Sourced):
 
     class Meta:
         ordering = ["study", "label"]
+        # Disease filters and facets go from diseases to studies through arms.
+        indexes = [models.Index(fields=["disease", "study"], name="arm_disease_study_idx")]
         constraints = [
             *Sourced.Meta.constraints,
             models.UniqueConstraint(
@@ -71,6 +73,8 @@ class ArmProduct(Sourced):
 
     class Meta:
         ordering = ["arm", "order"]
+        # Product, target, costimulation and cell source filters go from constructs to arms.
+        indexes = [models.Index(fields=["construct", "arm"], name="armproduct_construct_arm_idx")]
         constraints = [
             *Sourced.Meta.constraints,
             models.UniqueConstraint(

@@ -1,6 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from simple_history.models import HistoricalRecords
 
 from ..choices import (
@@ -40,6 +40,7 @@ class Publication(Curated):
 
     class Meta:
         ordering = ["-year", "title"]
+        indexes = [models.Index(fields=["publication_type"], name="publication_type_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(year__gte=1950, year__lte=2100),
@@ -147,6 +148,8 @@ class Study(Curated):
     class Meta:
         ordering = ["title"]
         verbose_name_plural = "studies"
+        # The API lists studies by title then id, and its cursor continues from one.
+        indexes = [models.Index(fields=["title", "id"], name="study_title_id_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(start_date__isnull=True)
@@ -194,6 +197,8 @@ class RegistryId(Curated):
     class Meta:
         ordering = ["registry", "identifier"]
         verbose_name = "registry identifier"
+        # Look-ups by identifier ignore case (registry_id filters use iexact).
+        indexes = [models.Index(Upper("identifier"), name="registry_identifier_upper_idx")]
 
     def __str__(self) -> str:
         return self.identifier
@@ -202,8 +207,9 @@ class RegistryId(Curated):
         self.identifier = normalize_registry_id(self.identifier or "")
         pattern = REGISTRY_PATTERNS.get(self.registry)
         if pattern and not pattern.match(self.identifier):
+            registry = self.get_registry_display()
             raise ValidationError(
-                {"identifier": f"'{self.identifier}' is not a valid {self.get_registry_display()} id."}
+                {"identifier": f"'{self.identifier}' is not a valid {registry} id."}
             )
 
     @property

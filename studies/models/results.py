@@ -174,7 +174,11 @@ class AdverseEvent(Sourced):
         related_name="adverse_events",
     )
     arm = models.ForeignKey(
-        "studies.Arm", null=True, blank=True, on_delete=models.PROTECT, related_name="adverse_events"
+        "studies.Arm",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="adverse_events",
     )
     event_type = models.CharField(max_length=24, choices=AdverseEventType.choices, db_index=True)
     term = models.CharField(

@@ -4,10 +4,13 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from studies.choices import TimePoint
 from studies.models import Disease, OutcomeMeasure
+from studies.selectors import NEWEST_COUNT
 from summaries.services import full_rebuild
 from tests.factories import (
     AntigenFactory,
@@ -200,6 +203,42 @@ def test_the_home_page_lists_the_studies(client, reported_study):
     assert "Erlangen series" in response.content.decode()
 
 
+def _listed(html: str) -> int:
+    return html.count('class="study-link"')
+
+
+@pytest.mark.parametrize(
+    ("url", "catalogue"), [("/", "/studies/"), ("/diseases/sle/", "/studies/?disease=sle")]
+)
+def test_a_page_lists_the_newest_studies_and_links_to_all(client, db, url, catalogue):
+    ArmFactory(study=StudyFactory(title="Oldest study"), source_publication__year=2015)
+    ArmFactory.create_batch(NEWEST_COUNT + 5, source_publication__year=2020)
+    ArmFactory(study=StudyFactory(title="Newest study"), source_publication__year=2025)
+    total = NEWEST_COUNT + 7
+
+    html = client.get(url).content.decode()
+
+    assert _listed(html) == NEWEST_COUNT
+    assert "Newest study" in html and "Oldest study" not in html
+    assert f"{total} " in re.search(r"<h2>[^<]*studies</h2>", html).group(0)
+    assert f'<a href="{catalogue}">See all {total} studies</a>' in html
+
+
+@pytest.mark.parametrize("url", ["/", "/diseases/sle/"])
+def test_a_page_costs_the_same_queries_whatever_the_number_of_studies(client, db, url):
+    ArmFactory.create_batch(NEWEST_COUNT + 1)
+    client.get(url)  # anything loaded once per process is loaded now
+    with CaptureQueriesContext(connection) as fewer:
+        client.get(url)
+    ArmFactory.create_batch(2 * NEWEST_COUNT)
+
+    with CaptureQueriesContext(connection) as more:
+        html = client.get(url).content.decode()
+
+    assert _listed(html) == NEWEST_COUNT
+    assert len(more) == len(fewer)
+
+
 @override_settings(DEBUG=False)
 def test_the_404_page_helps_find_the_way(client, db):
     response = client.get("/no/such/page/")
@@ -219,3 +258,10 @@ def test_pages_are_labelled_and_navigable(client, reported_study):
     assert 'aria-current="page"' in html
     assert '<label for="q">' in html
     assert "htmx" in html and "django_htmx/htmx" in html  # served locally, not from a CDN
+
+
+@pytest.mark.postgres
+def test_pages_query_postgresql_without_jit_compilation(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"

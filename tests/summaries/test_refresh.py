@@ -211,6 +211,27 @@ def test_a_rolled_back_transaction_enqueues_nothing(
     assert not sent.called
 
 
+def test_one_transaction_sends_one_refresh_for_all_it_changed(
+    two_groups, doris, sent, django_capture_on_commit_callbacks
+):
+    sle, ssc = two_groups["sle"], two_groups["ssc"]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with transaction.atomic():
+            for size in range(1, 30):
+                ssc.n_patients = size
+                ssc.save()
+            OutcomeResultFactory(arm=sle, measure=doris, day=360)
+            with pytest.raises(RuntimeError), transaction.atomic():
+                ssc.study.save()
+                raise RuntimeError("a rolled-back savepoint marks nothing")
+
+    assert len(callbacks) == 1
+    sent.assert_called_once()
+    keys = sorted(services.study_key(arm.study_id) for arm in (sle, ssc))
+    assert sent.call_args.kwargs["kwargs"] == {"keys": keys}
+    assert sorted(PendingRefresh.objects.values_list("key", flat=True)) == keys
+
+
 def test_fifty_edits_in_one_window_send_one_refresh(
     two_groups, sent, django_capture_on_commit_callbacks
 ):

@@ -1,0 +1,277 @@
+"""Reads of the links pages: identity suggestions, existing links, review queues.
+
+Every function costs a fixed number of queries, whatever the size of the catalogue.
+Suggestions are found by the database (a self-join of patient reports within a study,
+or across studies sharing a registry id) and paged there: nothing compares pairs of
+patients in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from curation import rules
+from studies.models import (
+    Arm,
+    Patient,
+    Person,
+    Publication,
+    PublicationAuthor,
+    StudyReport,
+)
+
+from .models import (
+    OPEN_STATUSES,
+    DismissedSuggestion,
+    LinkAction,
+    LinkKind,
+    LinkRequest,
+    LinkStatus,
+)
+
+AUTHORS = Prefetch("source_publication__authors", queryset=PublicationAuthor.objects.all())
+
+
+def _patients(ids) -> dict[int, Patient]:
+    rows = (
+        Patient.objects.filter(pk__in=ids)
+        .select_related("arm__study", "source_publication", "primary_disease", "person")
+        .prefetch_related(AUTHORS)
+    )
+    return {patient.pk: patient for patient in rows}
+
+
+# Suggestions ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Suggestion:
+    patient: Patient
+    other: Patient
+    score: int
+
+    @property
+    def age_difference(self) -> Decimal | None:
+        if self.patient.age_years is None or self.other.age_years is None:
+            return None
+        return abs(self.patient.age_years - self.other.age_years)
+
+    @property
+    def reasons(self) -> list[str]:
+        found = ["same study", f"both {self.patient.primary_disease}"]
+        if self.patient.sex and self.other.sex:
+            found.append(f"both {self.patient.get_sex_display().lower()}")
+        if self.age_difference is not None:
+            found.append("same age" if not self.age_difference
+                         else f"ages {self.age_difference} year apart")
+        return found
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _suggestion_sql() -> str:
+    """Candidate pairs (lower patient id first) with their score.
+
+    Two reports match when they are in different publications of the same study, with
+    the same primary disease, the same sex and ages at most a year apart where both
+    reports give them, and are not already the same person, dismissed, or waiting for
+    review as a proposed link. A registry id belongs to one study only (identifiers
+    are unique once normalised), so "same registry id" is "same study" here."""
+    patient, arm = _table(Patient), _table(Arm)
+    dismissed, request = _table(DismissedSuggestion), _table(LinkRequest)
+    return f"""
+        WITH ranked AS (
+            SELECT p1.id AS a, p2.id AS b,
+                (CASE WHEN p1.sex <> '' AND p2.sex <> '' THEN 1 ELSE 0 END)
+                + (CASE WHEN p1.age_years IS NOT NULL AND p2.age_years IS NOT NULL
+                        THEN 1 ELSE 0 END)
+                + (CASE WHEN p1.age_years = p2.age_years THEN 1 ELSE 0 END) AS score,
+                COALESCE(ABS(p1.age_years - p2.age_years), 99) AS age_gap
+            FROM {patient} p1
+            JOIN {arm} a1 ON a1.id = p1.arm_id
+            JOIN {arm} a2 ON a2.study_id = a1.study_id
+            JOIN {patient} p2 ON p2.arm_id = a2.id AND p2.id > p1.id
+            WHERE p1.source_publication_id <> p2.source_publication_id
+            AND p1.primary_disease_id = p2.primary_disease_id
+            AND (p1.sex = '' OR p2.sex = '' OR p1.sex = p2.sex)
+            AND (p1.age_years IS NULL OR p2.age_years IS NULL
+                 OR ABS(p1.age_years - p2.age_years) <= 1)
+            AND (p1.person_id IS NULL OR p2.person_id IS NULL OR p1.person_id <> p2.person_id)
+            AND NOT EXISTS (
+                SELECT 1 FROM {dismissed} d
+                WHERE d.patient_id = p1.id AND d.other_patient_id = p2.id)
+            AND NOT EXISTS (
+                SELECT 1 FROM {request} r
+                WHERE r.patient_id = p1.id AND r.other_patient_id = p2.id
+                AND r.kind = 'same_person' AND r.action = 'link'
+                AND r.status IN ('draft', 'submitted'))
+        )
+    """
+
+
+class SuggestionList:
+    """The ranked suggestions as a sequence a Paginator can page: one COUNT query, and
+    one query per page for the pairs (plus the page's patients)."""
+
+    def __init__(self):
+        self.sql = _suggestion_sql()
+
+    def count(self) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql + "SELECT COUNT(*) FROM ranked")
+            return cursor.fetchone()[0]
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index: slice) -> list[Suggestion]:
+        if not isinstance(index, slice):
+            raise TypeError("Suggestions are read a page at a time.")
+        start = index.start or 0
+        size = max(0, (index.stop or start) - start)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                self.sql + "SELECT a, b, score FROM ranked "
+                "ORDER BY score DESC, age_gap, a, b LIMIT %s OFFSET %s",
+                [size, start],
+            )
+            rows = cursor.fetchall()
+        patients = _patients({pk for a, b, _ in rows for pk in (a, b)})
+        return [
+            Suggestion(patients[a], patients[b], int(score))
+            for a, b, score in rows
+            if a in patients and b in patients
+        ]
+
+
+def identity_suggestions() -> SuggestionList:
+    return SuggestionList()
+
+
+# Existing links ------------------------------------------------------------------------------
+
+
+def linked_persons() -> QuerySet[Person]:
+    """Persons with their reports (page it: each page costs three queries)."""
+    reports = (
+        Patient.objects.select_related("arm__study", "source_publication", "primary_disease")
+        .prefetch_related(AUTHORS)
+        .order_by("source_publication__year", "pk")
+    )
+    return (
+        Person.objects.annotate(report_count=Count("reports"))
+        .filter(report_count__gte=1)
+        .prefetch_related(Prefetch("reports", queryset=reports))
+        .order_by("-pk")
+    )
+
+
+def open_unlinks(patient_ids) -> set[int]:
+    """Which of these patients have an undo of their link waiting for review."""
+    return set(
+        LinkRequest.objects.filter(
+            kind=LinkKind.SAME_PERSON, action=LinkAction.UNLINK, status__in=OPEN_STATUSES,
+            patient_id__in=list(patient_ids),
+        ).values_list("patient_id", flat=True)
+    )
+
+
+def superseded_publications() -> QuerySet[Publication]:
+    return (
+        Publication.objects.filter(superseded_by__isnull=False)
+        .select_related("superseded_by")
+        .prefetch_related("authors", "superseded_by__authors")
+        .order_by("-year", "pk")
+    )
+
+
+def open_supersession_undos(publication_ids) -> set[int]:
+    return set(
+        LinkRequest.objects.filter(
+            kind=LinkKind.SUPERSEDES, status__in=OPEN_STATUSES,
+            publication_id__in=list(publication_ids),
+        ).values_list("publication_id", flat=True)
+    )
+
+
+def supersession_candidates(limit: int = 50) -> list[Publication]:
+    """Conference abstracts and preprints, not yet superseded, that share a study with
+    a journal article or letter: the usual case of a fuller report replacing them."""
+    fuller = Publication.objects.filter(publication_type__in=["article", "letter"])
+    return list(
+        Publication.objects.filter(
+            publication_type__in=["conference_abstract", "preprint"],
+            superseded_by__isnull=True,
+            studies__publications__in=fuller,
+        )
+        .exclude(pk__in=LinkRequest.objects.filter(
+            kind=LinkKind.SUPERSEDES, status__in=OPEN_STATUSES
+        ).values("publication_id"))
+        .distinct()
+        .prefetch_related("authors")
+        .order_by("-year", "pk")[:limit]
+    )
+
+
+def fuller_reports_of(publications: list[Publication]) -> dict[int, list[Publication]]:
+    """For each candidate, the articles and letters reporting one of its studies."""
+    ids = [p.pk for p in publications]
+    studies_of: dict[int, set[int]] = {}
+    for publication_id, study_id in StudyReport.objects.filter(
+        publication_id__in=ids
+    ).values_list("publication_id", "study_id"):
+        studies_of.setdefault(publication_id, set()).add(study_id)
+    fuller = (
+        StudyReport.objects.filter(
+            study_id__in={pk for studies in studies_of.values() for pk in studies},
+            publication__publication_type__in=["article", "letter"],
+        )
+        .select_related("publication")
+        .prefetch_related("publication__authors")
+        .order_by("-publication__year", "publication_id")
+    )
+    by_study: dict[int, list[Publication]] = {}
+    for report in fuller:
+        by_study.setdefault(report.study_id, []).append(report.publication)
+    found: dict[int, list[Publication]] = {}
+    for publication_id, studies in studies_of.items():
+        seen: dict[int, Publication] = {}
+        for study_id in sorted(studies):
+            for newer in by_study.get(study_id, []):
+                if newer.pk != publication_id:
+                    seen.setdefault(newer.pk, newer)
+        found[publication_id] = list(seen.values())
+    return found
+
+
+# Review queues --------------------------------------------------------------------------------
+
+
+def requests_for_review(user) -> list[LinkRequest]:
+    """Submitted requests a reviewer may decide: everyone's but their own."""
+    if not rules.is_reviewer(user):
+        return []
+    return list(
+        LinkRequest.objects.filter(status=LinkStatus.SUBMITTED)
+        .exclude(proposer=user)
+        .select_related("proposer")
+        .order_by("submitted_at", "pk")
+    )
+
+
+def my_open_requests(user) -> list[LinkRequest]:
+    if not rules.is_curator(user):
+        return []
+    return list(
+        LinkRequest.objects.filter(
+            Q(proposer=user) & Q(status__in=[*OPEN_STATUSES, LinkStatus.REJECTED])
+        )
+        .select_related("reviewer")
+        .order_by("-updated_at")[:20]
+    )

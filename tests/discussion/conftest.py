@@ -1,0 +1,113 @@
+"""Named people of the discussion tests (as in tests/curation) and the records they
+talk about: Alice's draft, Carol's draft of another paper, and an accepted public
+study (Alice's, accepted by Rita)."""
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from curation import services as curation
+from discussion import services
+from studies.models import Arm
+from tests.curation.bundles import new_publication_payload
+from tests.factories import UserFactory
+
+
+def with_roles(username: str, *roles: str):
+    user = UserFactory(username=username)
+    user.groups.add(*Group.objects.filter(name__in=roles))
+    return user
+
+
+@pytest.fixture
+def curator(db):
+    """Alice curates her own extractions."""
+    return with_roles("alice", "curator")
+
+
+@pytest.fixture
+def other_curator(db):
+    """Carol curates too; she must never read about Alice's extractions."""
+    return with_roles("carol", "curator")
+
+
+@pytest.fixture
+def reviewer(db):
+    """Rita reviews."""
+    return with_roles("rita", "reviewer")
+
+
+@pytest.fixture
+def outsider(db):
+    """Otto is signed in without a role."""
+    return UserFactory(username="otto")
+
+
+@pytest.fixture
+def people(curator, other_curator, reviewer, outsider):
+    return {"anonymous": None, "otto": outsider, "alice": curator, "carol": other_curator,
+            "rita": reviewer}
+
+
+@pytest.fixture
+def client_for(client):
+    def sign_in(user):
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def api_for(db):
+    def client(user):
+        api = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return api
+
+    return client
+
+
+@pytest.fixture
+def draft(curator):
+    """Alice's draft of a new paper."""
+    return curation.extraction_import(curator=curator, payload=new_publication_payload())
+
+
+@pytest.fixture
+def carols_draft(other_curator):
+    return curation.extraction_import(
+        curator=other_curator, payload=new_publication_payload(doi="10.5555/carol.1")
+    )
+
+
+@pytest.fixture
+def accepted(curator, reviewer):
+    """Alice's extraction of another paper, accepted by Rita: its rows are public."""
+    extraction = curation.extraction_import(
+        curator=curator, payload=new_publication_payload(doi="10.5555/public.1")
+    )
+    extraction = curation.extraction_submit(extraction_id=extraction.pk, user=curator,
+                                            version=extraction.version)
+    return curation.extraction_accept(extraction_id=extraction.pk, user=reviewer,
+                                      version=extraction.version)
+
+
+@pytest.fixture
+def public_arm(accepted):
+    return Arm.objects.get(source_publication=accepted.publication)
+
+
+@pytest.fixture
+def question(draft, reviewer):
+    """Rita's question on Alice's draft."""
+    return services.comment_add(
+        user=reviewer, target_type="curation.extraction", object_id=draft.pk,
+        kind="question", body="Is the day-90 SLEDAI-2K 2 or 4? Table 2 is blurry.",
+        location="patients[0].outcomes[1].value",
+    )

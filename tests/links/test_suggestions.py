@@ -1,0 +1,90 @@
+"""Identity suggestions: which pairs of patient reports are offered, in which order."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.paginator import Paginator
+
+from links import selectors, services
+from links.models import LinkKind
+from tests.factories import ArmFactory, PatientFactory, PersonFactory, PublicationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def study_arms(db):
+    """One study reported by two papers, each citing its own arm."""
+    first = ArmFactory(label="2022 cohort")
+    second = ArmFactory(study=first.study, label="2024 cohort",
+                        source_publication=PublicationFactory(year=2025))
+    return first, second
+
+
+def pairs() -> list[tuple[str, str]]:
+    suggestions = selectors.identity_suggestions()
+    return [(s.patient.label, s.other.label) for s in suggestions[0:suggestions.count()]]
+
+
+def patient(arm, label, age="30", sex="female", **kwargs):
+    return PatientFactory(arm=arm, label=label, age_years=Decimal(age) if age else None,
+                          sex=sex, **kwargs)
+
+
+def test_it_suggests_matching_reports_of_one_study_in_other_publications(study_arms):
+    first, second = study_arms
+    patient(first, "P1", age="30")
+    patient(second, "S1", age="31")  # a year older at the later report
+    patient(second, "S2", age="33")  # too old
+    patient(second, "S3", sex="male")  # other sex
+    patient(first, "P2", age="30")  # same publication as P1: never the same person
+    PatientFactory(arm=ArmFactory(), label="X1", age_years=Decimal("30"))  # another study
+
+    assert {frozenset(pair) for pair in pairs()} == {frozenset(("P1", "S1")),
+                                                      frozenset(("P2", "S1"))}
+
+
+def test_unknown_sex_or_age_do_not_rule_a_pair_out_but_rank_it_lower(study_arms):
+    first, second = study_arms
+    patient(first, "P1", age="30")
+    patient(second, "exact", age="30")
+    patient(second, "no age", age=None)
+    patient(second, "no sex", age="30.5", sex="")
+
+    assert pairs() == [("P1", "exact"), ("P1", "no sex"), ("P1", "no age")]
+
+
+def test_other_diseases_and_linked_dismissed_or_proposed_pairs_are_not_suggested(
+    study_arms, curator
+):
+    from tests.factories import DiseaseFactory
+
+    first, second = study_arms
+    p1 = patient(first, "P1")
+    patient(second, "SSc", primary_disease=DiseaseFactory(code="ssc"))
+    person = PersonFactory()
+    patient(first, "linked", person=person, person_evidence="confirmed")
+    patient(second, "linked too", person=person, person_evidence="confirmed")
+    dismissed = patient(second, "dismissed")
+    proposed = patient(second, "proposed")
+    services.suggestion_dismiss(curator=curator, patient=dismissed, other_patient=p1)
+    services.link_request_propose(proposer=curator, kind=LinkKind.SAME_PERSON, patient=p1,
+                                  other_patient=proposed, evidence="probable", submit=True)
+
+    assert ("P1", "dismissed") not in pairs() and ("P1", "proposed") not in pairs()
+    assert ("linked", "linked too") not in pairs()
+    assert not [pair for pair in pairs() if "SSc" in pair]
+
+
+def test_suggestions_are_paged_in_the_database(study_arms, django_assert_max_num_queries):
+    first, second = study_arms
+    for index in range(6):
+        patient(first, f"P{index}")
+        patient(second, f"S{index}")
+    page = Paginator(selectors.identity_suggestions(), 10).get_page(2)
+
+    with django_assert_max_num_queries(4):
+        rows = list(page)
+        assert page.paginator.count == 36
+        assert len(rows) == 10
+        assert all(s.patient.source_publication.short_citation for s in rows)

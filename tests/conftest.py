@@ -188,3 +188,68 @@ def _celery_eager_unless_broker(request):
 def chromium_path() -> str:
     """Where Debian's chromium is; tests using it are marked ``browser``."""
     return CHROMIUM_PATH
+
+
+# Named people, shared by the curation, imports, links and discussion tests -------------
+# Each holds the role the docstring says; passwords are unusable (client.force_login).
+
+
+@pytest.fixture
+def curator(db):
+    """Alice curates: she starts extractions, imports files, proposes links."""
+    from tests.factories import with_roles
+
+    return with_roles("alice", "curator")
+
+
+@pytest.fixture
+def other_curator(db):
+    """Carol curates too, on her own drafts; she never sees Alice's."""
+    from tests.factories import with_roles
+
+    return with_roles("carol", "curator")
+
+
+@pytest.fixture
+def reviewer(db):
+    """Rita reviews other people's work (and cannot curate)."""
+    from tests.factories import with_roles
+
+    return with_roles("rita", "reviewer")
+
+
+@pytest.fixture
+def senior(db):
+    """Sam curates and reviews (a senior curator holding both roles)."""
+    from tests.factories import with_roles
+
+    return with_roles("sam", "curator", "reviewer")
+
+
+@pytest.fixture
+def admin_user(db):
+    """Ada holds the admin role: every curation permission."""
+    from tests.factories import with_roles
+
+    return with_roles("ada", "admin")
+
+
+@pytest.fixture
+def outsider(db):
+    """Otto is signed in but has no role."""
+    from tests.factories import UserFactory
+
+    return UserFactory(username="otto")
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user) -> the test client signed in as user (None: anonymous)."""
+
+    def sign_in(user):
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return sign_in

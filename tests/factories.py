@@ -74,6 +74,15 @@ class UserFactory(DjangoModelFactory):
     password = factory.LazyFunction(lambda: make_password(None))
 
 
+def with_roles(username: str, *roles: str):
+    """A user in the named role groups (made by curation's data migration)."""
+    from django.contrib.auth.models import Group
+
+    user = UserFactory(username=username)
+    user.groups.add(*Group.objects.filter(name__in=roles))
+    return user
+
+
 class SuperuserFactory(UserFactory):
     username = factory.Sequence(lambda n: f"admin{n}")
     is_staff = True

@@ -1,9 +1,8 @@
-"""Named people of the discussion tests (as in tests/curation) and the records they
-talk about: Alice's draft, Carol's draft of another paper, and an accepted public
+"""The records the discussion tests talk about (the named people are in
+tests/conftest.py): Alice's draft, Carol's draft of another paper, and an accepted public
 study (Alice's, accepted by Rita)."""
 
 import pytest
-from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -11,54 +10,12 @@ from curation import services as curation
 from discussion import services
 from studies.models import Arm
 from tests.curation.bundles import new_publication_payload
-from tests.factories import UserFactory
-
-
-def with_roles(username: str, *roles: str):
-    user = UserFactory(username=username)
-    user.groups.add(*Group.objects.filter(name__in=roles))
-    return user
-
-
-@pytest.fixture
-def curator(db):
-    """Alice curates her own extractions."""
-    return with_roles("alice", "curator")
-
-
-@pytest.fixture
-def other_curator(db):
-    """Carol curates too; she must never read about Alice's extractions."""
-    return with_roles("carol", "curator")
-
-
-@pytest.fixture
-def reviewer(db):
-    """Rita reviews."""
-    return with_roles("rita", "reviewer")
-
-
-@pytest.fixture
-def outsider(db):
-    """Otto is signed in without a role."""
-    return UserFactory(username="otto")
 
 
 @pytest.fixture
 def people(curator, other_curator, reviewer, outsider):
     return {"anonymous": None, "otto": outsider, "alice": curator, "carol": other_curator,
             "rita": reviewer}
-
-
-@pytest.fixture
-def client_for(client):
-    def sign_in(user):
-        client.logout()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return sign_in
 
 
 @pytest.fixture

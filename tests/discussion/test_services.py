@@ -105,7 +105,7 @@ def test_on_a_live_record_the_accepting_curator_may_resolve(public_arm, curator,
                                                              other_curator, reviewer):
     """Carol flags a public arm that Alice extracted: Alice, Carol and Rita may resolve;
     Dave, another curator, may comment but not resolve."""
-    from tests.discussion.conftest import with_roles
+    from tests.factories import with_roles
 
     dave = with_roles("dave", "curator")
     flag = services.comment_add(user=other_curator, target_type="studies.arm",

@@ -1,11 +1,10 @@
-"""Named people of the links tests (as in tests/curation) and a small catalogue:
+"""A small catalogue for the links tests (the named people are in tests/conftest.py):
 one SLE × CD19 study reported twice, and a case report whose patient is later
 re-reported in another study's series."""
 
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
 
 from studies.models import OutcomeMeasure
 from summaries.models import PendingRefresh
@@ -17,54 +16,7 @@ from tests.factories import (
     PatientFactory,
     PatientResultFactory,
     PublicationFactory,
-    UserFactory,
 )
-
-
-def with_roles(username: str, *roles: str):
-    user = UserFactory(username=username)
-    user.groups.add(*Group.objects.filter(name__in=roles))
-    return user
-
-
-@pytest.fixture
-def curator(db):
-    """Alice curates: she proposes links."""
-    return with_roles("alice", "curator")
-
-
-@pytest.fixture
-def other_curator(db):
-    return with_roles("carol", "curator")
-
-
-@pytest.fixture
-def reviewer(db):
-    """Rita reviews other people's proposals."""
-    return with_roles("rita", "reviewer")
-
-
-@pytest.fixture
-def senior(db):
-    """Sam curates and reviews."""
-    return with_roles("sam", "curator", "reviewer")
-
-
-@pytest.fixture
-def outsider(db):
-    """Otto is signed in but has no role."""
-    return UserFactory(username="otto")
-
-
-@pytest.fixture
-def client_for(client):
-    def sign_in(user):
-        client.logout()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return sign_in
 
 
 @pytest.fixture

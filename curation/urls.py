@@ -11,7 +11,6 @@ urlpatterns = [
     path("publications/<int:pk>/edit/", views.publication_edit, name="publication_edit"),
     path("extractions/<int:pk>/", views.workspace, name="workspace"),
     path("extractions/<int:pk>/rows/<slug:section>/", views.workspace_row, name="workspace_row"),
-    path("extractions/<int:pk>/registry-study/", views.registry_study, name="registry_study"),
     path("extractions/<int:pk>/review/", views.review, name="review"),
     path("extractions/<int:pk>/history/", views.extraction_history, name="extraction_history"),
     path("measure-hint/", views.measure_hint_view, name="measure_hint"),

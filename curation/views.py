@@ -154,12 +154,16 @@ def workspace(request, pk: int):
         action = request.POST.get("action", "save")
         if action == "rebase":
             return _rebase(request, extraction)
+        if action == "add_registry_study":
+            # The curator's typing is saved first, so adding the study loses none of it.
+            return _save(request, extraction, submit=False,
+                         registry_id=request.POST.get("registry_id", ""))
         return _save(request, extraction, submit=action == "submit")
     workspace = Workspace(extraction, read_only=not editable)
     return _render_workspace(request, extraction, workspace, editable=editable)
 
 
-def _save(request, extraction: Extraction, *, submit: bool):
+def _save(request, extraction: Extraction, *, submit: bool, registry_id: str | None = None):
     workspace = Workspace(extraction, request.POST)
     if not workspace.is_valid():
         messages.error(request, "Not saved: correct the rows marked below. Nothing you "
@@ -183,6 +187,8 @@ def _save(request, extraction: Extraction, *, submit: bool):
     except services.ExtractionRefused as refused:
         messages.error(request, refused.message)
         return redirect(extraction)
+    if registry_id is not None:
+        return _add_registry_study(request, extraction, registry_id)
     if not submit:
         messages.success(request, f"Draft saved (version {extraction.version}).")
         return redirect(extraction)
@@ -204,27 +210,19 @@ def _save(request, extraction: Extraction, *, submit: bool):
     return redirect(extraction)
 
 
-@require_POST
-@curation_required
-def registry_study(request, pk: int):
-    """Add a study to the draft from an imported registry record."""
-    extraction = _visible_extraction(request, pk)
-    form = VersionForm(request.POST)
-    if not form.is_valid():
-        return HttpResponse("The page was damaged; reload it.", status=400)
+def _add_registry_study(request, extraction: Extraction, registry_id: str):
+    """After the draft was saved: add a study from an imported registry record."""
     try:
         extraction, record = services.extraction_add_registry_study(
-            extraction_id=extraction.pk, user=request.user,
-            registry_id=request.POST.get("registry_id", ""),
-            version=form.cleaned_data["version"],
+            extraction_id=extraction.pk, user=request.user, registry_id=registry_id,
+            version=extraction.version,
         )
-    except services.ExtractionForbidden as refused:
-        raise PermissionDenied(refused.message) from refused
     except services.ExtractionRefused as refused:
-        messages.error(request, refused.message)
+        messages.error(request, f"Draft saved (version {extraction.version}), but no study "
+                       f"was added: {refused.message}")
         return redirect(extraction)
-    messages.success(request, f"Added the study {record.identifier} from its registry "
-                     f"record (version {extraction.version}).")
+    messages.success(request, f"Draft saved and the study {record.identifier} added from its "
+                     f"registry record (version {extraction.version}).")
     if record.conditions:
         diseases = ", ".join(f"{disease.name} ({disease.code})"
                              for disease in record.diseases.all())

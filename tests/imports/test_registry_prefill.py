@@ -13,6 +13,7 @@ from curation.services import (
     extraction_save,
 )
 from imports.services import import_confirm
+from tests.curation.forms_data import workspace_data
 
 from .samples import ctgov_page, ctgov_study
 
@@ -105,30 +106,35 @@ def test_it_rejects_stale_edit(draft, curator):
     assert studies_of(draft) == []
 
 
-def test_the_workspace_adds_the_study_and_hints_at_the_conditions(
+def test_the_workspace_saves_the_typing_then_adds_the_study(
     client_for, draft, curator, other_curator
 ):
-    url = f"/curation/extractions/{draft.pk}/registry-study/"
+    url = draft.get_absolute_url()
     client = client_for(curator)
-    page = client.get(draft.get_absolute_url()).content.decode()
+    page = client.get(url).content.decode()
     assert 'id="registry-study"' in page and '<option value="NCT09000002">' in page
 
-    response = client.post(url, {"registry_id": "NCT09000001", "version": draft.version},
-                           follow=True)
-    page = response.content.decode()
-    assert "Added the study NCT09000001" in page
+    # The curator typed a journal and, without saving, adds a study: both are kept.
+    data = workspace_data(draft, **{"publication-journal": "Lupus Science & Medicine",
+                                    "action": "add_registry_study",
+                                    "registry_id": "NCT09000001"})
+    page = client.post(url, data, follow=True).content.decode()
+    assert "the study NCT09000001 added" in page
     assert "Lupus Nephritis" in page and "(sle)" in page
-    assert [study["key"] for study in studies_of(draft)] == ["CASTLE-X"]
+    saved = Extraction.objects.get(pk=draft.pk)
+    assert saved.payload["publication"]["journal"] == "Lupus Science & Medicine"
+    assert [study["key"] for study in saved.payload["studies"]] == ["CASTLE-X"]
 
-    response = client.post(url, {"registry_id": "NCT00000000", "version": draft.version + 1},
-                           follow=True)
-    assert "No imported registry record has the id NCT00000000" in response.content.decode()
-    assert len(studies_of(draft)) == 1
+    # An unknown id: the typing is still saved, the refusal says why.
+    data = workspace_data(saved, **{"publication-journal": "Lupus", "action":
+                                    "add_registry_study", "registry_id": "NCT00000000"})
+    page = client.post(url, data, follow=True).content.decode()
+    assert "no study was added: No imported registry record has the id NCT00000000" in page
+    saved = Extraction.objects.get(pk=draft.pk)
+    assert saved.payload["publication"]["journal"] == "Lupus"
+    assert len(saved.payload["studies"]) == 1
 
     # Curators extract blind: another curator's draft does not exist for them.
-    response = client_for(other_curator).post(
-        url, {"registry_id": "NCT09000002", "version": draft.version + 1}
-    )
-    assert response.status_code == 404
+    data = workspace_data(saved, action="add_registry_study", registry_id="NCT09000002")
+    assert client_for(other_curator).post(url, data).status_code == 404
     assert len(studies_of(draft)) == 1
-

@@ -7,8 +7,9 @@ It copies a synthetic database (``manage.py generate_synthetic --studies N --see
 with ``--studies`` and no such database it makes one first) to a scratch database,
 ``<database>_refresh``, and times in turns, ``--repeat`` times each:
 
-- one incremental refresh after a single edit (an arm's size, or a patient's result,
-  saved through the ORM so that the change receivers mark its study), against a full
+- incremental refreshes, each after a single edit (an arm's size, a patient's
+  numeric result, a patient's yes/no result flipped: one of each per turn; saved
+  through the ORM so that the change receivers mark its study), against a full
   rebuild of every table: target ≤ 1%;
 - the full rebuild against one GROUP BY over the same live rows
   (bench/summaries_groupby.py): target ≤ 2×.
@@ -73,7 +74,10 @@ def vacuum() -> None:
 
 
 class Edits:
-    """Single edits, alternately an arm's size and a patient's result value."""
+    """Single edits, in turn: an arm's size, a patient's numeric result, and a
+    patient's yes/no result flipped (which moves a pooled rate)."""
+
+    KINDS = ("arm size", "patient value", "patient yes/no")
 
     def __init__(self, seed: int = 1):
         from studies.models import Arm, OutcomeResult
@@ -81,25 +85,37 @@ class Edits:
 
         rng = random.Random(seed)
         arm_ids = sorted(visible_arms().values_list("pk", flat=True))
-        result_ids = sorted(
-            OutcomeResult.objects.filter(patient__isnull=False, value__isnull=False)
-            .values_list("pk", flat=True)[:50_000]
+        patient_results = OutcomeResult.objects.filter(patient__isnull=False)
+        values = sorted(
+            patient_results.filter(value__isnull=False).values_list("pk", flat=True)[:50_000]
+        )
+        answers = sorted(
+            patient_results.filter(value_bool__isnull=False).values_list("pk", flat=True)[
+                :50_000
+            ]
         )
         self.arms = [Arm.objects.get(pk=pk) for pk in rng.sample(arm_ids, 20)]
-        self.results = [OutcomeResult.objects.get(pk=pk) for pk in rng.sample(result_ids, 20)]
+        self.values = [OutcomeResult.objects.get(pk=pk) for pk in rng.sample(values, 20)]
+        self.answers = [OutcomeResult.objects.get(pk=pk) for pk in rng.sample(answers, 20)]
         self.count = 0
 
     def one(self) -> str:
+        kind = self.KINDS[self.count % len(self.KINDS)]
+        index = self.count // len(self.KINDS) % 20
         self.count += 1
-        if self.count % 2:
-            arm = self.arms[self.count % len(self.arms)]
+        if kind == "arm size":
+            arm = self.arms[index]
             arm.n_patients = (arm.n_patients or 0) + 1
             arm.save()
-            return "arm size"
-        result = self.results[self.count % len(self.results)]
-        result.value += 1
-        result.save()
-        return "patient result"
+        elif kind == "patient value":
+            result = self.values[index]
+            result.value += 1
+            result.save()
+        else:
+            result = self.answers[index]
+            result.value_bool = not result.value_bool
+            result.save()
+        return kind
 
 
 def run(database: str, repeat: int) -> dict:
@@ -153,11 +169,12 @@ def _measure(database: str, repeat: int) -> dict:
                 elif step == "group":
                     groups.append(timed(group_by))
                 else:
-                    kinds.append(edits.one())
-                    started = time.perf_counter()
-                    result = services.refresh_keys()
-                    incrementals.append(time.perf_counter() - started)
-                    assert result.kind == "incremental", result
+                    for _ in Edits.KINDS:  # one edit of each kind, each refreshed
+                        kinds.append(edits.one())
+                        started = time.perf_counter()
+                        result = services.refresh_keys()
+                        incrementals.append(time.perf_counter() - started)
+                        assert result.kind == "incremental", result
     full, grouped = statistics.median(fulls), statistics.median(groups)
     one = statistics.median(incrementals)
     figures = {

@@ -8,8 +8,8 @@ and PostgreSQL.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import reduce
@@ -45,7 +45,6 @@ from .models import (
     PooledStudy,
     YearSummary,
 )
-from .snapshot import Studies, scoped
 
 TOUCH = Contribution.Level.TOUCH
 
@@ -88,31 +87,87 @@ class Keys:
         )
 
 
-def footprint(studies: Studies) -> Keys:
-    """The summary keys the snapshot rows of these studies feed."""
-    contributions = scoped(Contribution.objects.all(), "study_id", studies)
-    years = set(contributions.values_list("report_year", flat=True))
-    years |= set(scoped(PooledReport.objects.all(), "study_id", studies).values_list("year",
-                                                                                     flat=True))
-    years |= set(
-        scoped(PooledStudy.objects.all(), "study_id", studies).values_list("first_year", flat=True)
-    )
-    rated = scoped(
-        ContributionRate.objects.filter(measure__isnull=False), "study_id", studies
-    ).values_list("disease_id", "target_key", "measure_id")
-    valued = scoped(LatestValue.objects.all(), "study_id", studies).values_list(
-        "disease_id", "target_key", "measure_id"
-    )
-    return Keys(
-        groups=set(contributions.values_list("disease_id", "target_key").distinct()),
-        measures=set(rated.distinct()) | set(valued.distinct()),
-        constructs=set(
-            scoped(PooledArmConstruct.objects.all(), "arm__study_id", studies)
-            .values_list("construct_id", flat=True)
-            .distinct()
-        ),
-        years={year for year in years if year is not None},
-    )
+def footprint(studies: Collection[int]) -> dict[tuple, Counter]:
+    """Per summary key these studies feed, the snapshot rows (natural ids, no surrogate
+    ones) that key is computed from. Two footprints, taken before and after the
+    studies' snapshot is rebuilt, tell which keys moved (:func:`changed`): an edit that
+    changes no pooled number (an arm size where patient rows count, a note) refreshes
+    nothing, and a changed value refreshes its measure only."""
+    ids = list(studies)
+    rows: dict[tuple, Counter] = defaultdict(Counter)
+
+    def feed(keys: Iterable[tuple], row: tuple) -> None:
+        for key in keys:
+            rows[key][row] += 1
+
+    publications = defaultdict(set)  # study -> its reports (counted by group and construct)
+    for study, publication, year in PooledReport.objects.filter(study_id__in=ids).values_list(
+        "study_id", "publication_id", "year"
+    ):
+        publications[study].add(publication)
+        feed([("year", year)], ("report", study, publication))
+    for study, year in PooledStudy.objects.filter(
+        study_id__in=ids, first_year__isnull=False
+    ).values_list("study_id", "first_year"):
+        feed([("year", year)], ("first", study))
+    constructs = defaultdict(list)  # arm -> its constructs
+    for arm, construct in PooledArmConstruct.objects.filter(arm__study_id__in=ids).values_list(
+        "arm_id", "construct_id"
+    ):
+        constructs[arm].append(("construct", construct))
+        feed([("construct", construct)], ("arm", arm))
+
+    labels = defaultdict(set)  # (disease, target) -> labels, shown on its measure rows
+    for study, arm, disease, target, *rest in Contribution.objects.filter(
+        study_id__in=ids
+    ).values_list(
+        "study_id", "arm_id", "disease_id", "target_key", "target_label", "level",
+        "report_year", "patient_count",
+    ):
+        labels[(disease, target)].add(rest[0])
+        report_year = rest[2]
+        years = [("year", report_year)] if report_year is not None else []
+        row = ("contribution", study, arm, disease, target, *rest,
+               frozenset(publications[study]))
+        feed([("group", disease, target), *constructs[arm], *years], row)
+    for study, arm, disease, target, measure, *rest in ContributionRate.objects.filter(
+        study_id__in=ids
+    ).values_list(
+        "study_id", "contribution__arm_id", "disease_id", "target_key", "measure_id",
+        "metric", "is_response", "is_drug_free", "level", "events", "evaluable",
+    ):
+        measures = [("measure", disease, target, measure)] if measure is not None else []
+        row = ("rate", study, arm, disease, target, measure, *rest)
+        feed([("group", disease, target), *constructs[arm], *measures], row)
+    for study, disease, target, measure, *rest in LatestValue.objects.filter(
+        study_id__in=ids
+    ).values_list(
+        "study_id", "disease_id", "target_key", "measure_id", "patient_id", "value_bool",
+        "value",
+    ):
+        feed([("measure", disease, target, measure)], ("value", study, *rest))
+    for arm, disease, target, *rest in PooledPatient.objects.filter(
+        study_id__in=ids
+    ).values_list(
+        "arm_id", "disease_id", "target_key", "patient_id", "counted", "follow_up_days"
+    ):
+        feed([("group", disease, target), *constructs[arm]], ("patient", arm, *rest))
+    for key in rows:
+        if key[0] == "measure":
+            rows[key][("label", frozenset(labels[key[1:3]]))] += 1
+    return dict(rows)
+
+
+def changed(before: dict[tuple, Counter], after: dict[tuple, Counter]) -> Keys:
+    """The summary keys whose rows differ between two footprints."""
+    keys = Keys()
+    families = {"group": keys.groups, "measure": keys.measures, "construct": keys.constructs,
+                "year": keys.years}
+    for key in before.keys() | after.keys():
+        if before.get(key) != after.get(key):
+            kind, *rest = key
+            families[kind].add(tuple(rest) if len(rest) > 1 else rest[0])
+    return keys
 
 
 def refresh(keys: Keys) -> int:

@@ -331,7 +331,7 @@ def _refresh_studies(state: RefreshState, study_ids: set[int]) -> RefreshResult:
         # Which reports count for an arm depends on this set (a disease entered or left
         # the public data): every study may move.
         return _rebuild_everything(state)
-    keys = before | aggregation.footprint(studies)
+    keys = aggregation.changed(before, aggregation.footprint(studies))
     return RefreshResult(
         kind=RefreshRun.Kind.INCREMENTAL.value,
         studies=len(studies),

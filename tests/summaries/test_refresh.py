@@ -1,6 +1,7 @@
 """Stored summaries without a broker: what is stored, what a change enqueues, and when."""
 
 from datetime import timedelta
+from decimal import Decimal
 from unittest import mock
 
 import pytest
@@ -13,7 +14,14 @@ from kombu.exceptions import OperationalError
 from studies.models import Disease, OutcomeMeasure
 from studies.summary import CRS_ANY, RESPONSE, Rate, pooled_summary
 from summaries import selectors, services
-from summaries.models import DiseaseTargetSummary, PendingRefresh, RefreshRun
+from summaries.models import (
+    ConstructSummary,
+    DiseaseTargetMeasureSummary,
+    DiseaseTargetSummary,
+    PendingRefresh,
+    RefreshRun,
+    YearSummary,
+)
 from summaries.tasks import refresh_summaries
 from tests.factories import (
     AntigenFactory,
@@ -119,6 +127,58 @@ def test_an_edit_refreshes_only_the_summary_rows_it_touches(two_groups, doris):
     assert stored("sle", "cd19").rate(RESPONSE) == Rate(1, 4)
     assert stored("ssc", "bcma").computed_at == untouched
     assert differences(stored_tables(), expected_tables()) == []
+
+
+def test_an_edit_that_moves_no_pooled_number_rewrites_no_summary_row(two_groups):
+    stamps = stored_stamps()
+    arm = two_groups["sle"]
+    arm.label = "SLE cohort, renamed"
+    arm.save()
+
+    refreshed = services.refresh_keys()
+
+    assert refreshed.ran and refreshed.summary_keys == []
+    assert stored_stamps() == stamps
+    assert differences(stored_tables(), expected_tables()) == []
+
+
+def test_a_changed_patient_value_rewrites_its_measure_row_only(two_groups, cd19_product):
+    score = OutcomeMeasure.objects.get(code="sledai-2k")
+    patient = PatientFactory(arm=arm_with(cd19_product, n_patients=1))
+    result = PatientResultFactory(patient=patient, measure=score, value=Decimal("8"))
+    services.refresh_keys()
+    stamps = stored_stamps()
+
+    result.value = Decimal("2")
+    result.save()
+    services.refresh_keys()
+
+    moved = {key for key, stamp in stored_stamps().items() if stamps.get(key) != stamp}
+    assert moved == {("measure", "sle", "cd19", "sledai-2k")}
+    row = DiseaseTargetMeasureSummary.objects.get(measure=score, target_key="cd19")
+    assert row.median == Decimal("2")
+    assert differences(stored_tables(), expected_tables()) == []
+
+
+def stored_stamps() -> dict[tuple, object]:
+    """When each stored summary row was computed, by its key."""
+    stamps = {
+        ("group", d, t): at
+        for d, t, at in DiseaseTargetSummary.objects.values_list(
+            "disease__code", "target_key", "computed_at"
+        )
+    }
+    stamps |= {
+        ("measure", d, t, m): at
+        for d, t, m, at in DiseaseTargetMeasureSummary.objects.values_list(
+            "disease__code", "target_key", "measure__code", "computed_at"
+        )
+    }
+    stamps |= {("construct", c, None): at
+               for c, at in ConstructSummary.objects.values_list("construct_id", "computed_at")}
+    stamps |= {("year", y, None): at
+               for y, at in YearSummary.objects.values_list("year", "computed_at")}
+    return stamps
 
 
 def test_deleting_the_last_row_of_a_group_removes_its_summary(two_groups):

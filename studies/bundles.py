@@ -577,18 +577,19 @@ class _Importer:
                 self.error(where, message)
 
     def save(self, path: str, row, names: dict | None = None, exclude=None) -> bool:
-        """full_clean() then save in a savepoint; problems go to the error list."""
+        """full_clean() then save; problems go to the error list. A conflict only the
+        database sees (another writer got there between check and save) ends the
+        import: the transaction cannot go on after it, and nothing is written."""
         try:
             row.full_clean(exclude=exclude)
         except ValidationError as error:
             self.model_errors(path, error, names)
             return False
         try:
-            with transaction.atomic():
-                row.save()
+            row.save()
         except IntegrityError as error:
             self.error(path, f"Conflicts with existing data: {error}")
-            return False
+            raise _Stop from error
         return True
 
     def code(self, path: str, kind: str, code):

@@ -87,6 +87,31 @@ def _studies_of_patients(patient_ids: Iterable[int | None]) -> set[int]:
     return set(Patient.objects.filter(pk__in=ids).values_list("arm__study_id", flat=True))
 
 
+def _held_study(row: models.Model, name: str) -> int | None:
+    """The study of the arm (or the patient's arm) that a row holds in memory, found
+    without a query; None when that object is not loaded."""
+    held = row
+    for relation in ("arm",) if name == "arm" else ("patient", "arm"):
+        field = held._meta.get_field(relation)
+        parent = field.get_cached_value(held, default=None) if field.is_cached(held) else None
+        if parent is None or parent.pk != getattr(held, field.attname):
+            return None
+        held = parent
+    return held.study_id
+
+
+def _studies_via(row: models.Model, name: str, ids: dict) -> set[int]:
+    """Studies of a row's arm or patient: from the object the row holds (an import
+    builds rows from the arm it has just saved), else by a query."""
+    column = f"{name}_id"
+    pk = ids[column] if column in ids else getattr(row, column)
+    if pk is None:
+        return set()
+    if column not in ids and (study := _held_study(row, name)) is not None:
+        return {study}
+    return _studies_of_arms([pk]) if name == "arm" else _studies_of_patients([pk])
+
+
 def studies_of(row: models.Model, **ids) -> set[int]:
     """The studies whose pooled numbers a row feeds. ``ids`` overrides the row's own
     foreign keys (the receivers pass the values a row had before it was edited)."""
@@ -99,9 +124,9 @@ def studies_of(row: models.Model, **ids) -> set[int]:
     if isinstance(row, (StudyReport, Arm)):
         return {get("study_id")}
     if isinstance(row, (ArmProduct, Patient)):
-        return _studies_of_arms([get("arm_id")])
+        return _studies_via(row, "arm", ids)
     if isinstance(row, (OutcomeResult, AdverseEvent)):
-        return _studies_of_arms([get("arm_id")]) | _studies_of_patients([get("patient_id")])
+        return _studies_via(row, "arm", ids) | _studies_via(row, "patient", ids)
     if isinstance(row, Publication):
         return set(StudyReport.objects.filter(publication_id=row.pk).values_list("study_id",
                                                                                   flat=True))

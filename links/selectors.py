@@ -265,6 +265,20 @@ def requests_for_review(user) -> list[LinkRequest]:
     )
 
 
+def queue_counts(user) -> dict[str, int]:
+    """Counts for the navigation bar's Links entry, in one query: the user's unsent
+    proposals (drafts) and, for reviewers, other curators' proposals waiting."""
+    counts = LinkRequest.objects.aggregate(
+        drafts=Count("pk", filter=Q(proposer=user, status=LinkStatus.DRAFT)),
+        review=Count("pk", filter=Q(status=LinkStatus.SUBMITTED) & ~Q(proposer=user)),
+    )
+    if not rules.is_curator(user):
+        counts["drafts"] = 0
+    if not rules.is_reviewer(user):
+        counts["review"] = 0
+    return counts
+
+
 def my_open_requests(user) -> list[LinkRequest]:
     if not rules.is_curator(user):
         return []

@@ -231,3 +231,23 @@ def test_link_requests_open_in_the_admin(client, reports, curator):
                 reverse("admin:links_linkrequest_change", args=[link.pk]),
                 reverse("admin:links_dismissedsuggestion_changelist")):
         assert client.get(url).status_code == 200
+
+
+def test_the_navigation_counts_link_requests_waiting_for_the_reader(
+    client_for, curator, reviewer, reports
+):
+    services.link_request_propose(
+        proposer=curator, kind=LinkKind.SAME_PERSON, patient=reports["case"],
+        other_patient=reports["later"], evidence="probable", submit=True,
+    )
+    services.link_request_propose(
+        proposer=curator, kind=LinkKind.SAME_PERSON, patient=reports["case"],
+        other_patient=reports["other"], evidence="probable",
+    )
+
+    as_curator = client_for(curator).get(DASHBOARD).content.decode()
+    as_reviewer = client_for(reviewer).get(DASHBOARD).content.decode()
+
+    assert 'data-count="link-drafts">1<' in as_curator  # the unsent proposal
+    assert 'data-count="link-review"' not in as_curator  # curators do not review
+    assert 'data-count="link-review">1<' in as_reviewer  # the submitted one only

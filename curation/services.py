@@ -123,16 +123,10 @@ def live_publication(payload: dict, publication: Publication | None = None):
 
 
 def public_bundle(publication: Publication) -> dict:
-    """The public data of a publication as a bundle, each study naming its id: an
-    edit that renames a study then updates it instead of adding a second one."""
-    document = export_bundle(publication)
-    studies = list(publication.studies.values_list("pk", "title", "short_name"))
-    for entry in document.get("studies", []):
-        same = [pk for pk, title, short in studies
-                if title == entry.get("title") and short == entry.get("short_name", "")]
-        if len(same) == 1:
-            entry["id"] = same[0]
-    return document
+    """The public data of a publication as a bundle naming each study, arm and patient
+    row by its id: an edit that renames one then updates it instead of adding a
+    second one beside it (which the summaries would count twice)."""
+    return export_bundle(publication, ids=True)
 
 
 def live_state(extraction: Extraction) -> dict | None:

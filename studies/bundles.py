@@ -269,6 +269,11 @@ PRODUCT = _object(
 )
 ARM = _object(
     {
+        "id": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Optional: the existing arm of the study to update (rename).",
+        },
         "label": {**_TEXT, "minLength": 1},
         "disease": _CODE,
         "lymphodepletion": {"type": ["string", "null"]},
@@ -324,6 +329,11 @@ PERSON_LINK = _object(
 )
 PATIENT = _object(
     {
+        "id": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Optional: the existing patient row of this publication to update.",
+        },
         "study": {**_CODE, "description": "The key of a study in this bundle."},
         "arm": {**_CODE, "description": "The label of an arm of that study."},
         "label": {**_TEXT, "minLength": 1},
@@ -843,9 +853,18 @@ class _Importer:
         if (study.pk, label) in self.arms:
             self.error(join_path(path, "label"), f"The study already has an arm '{label}' here.")
             return
-        arm = Arm.objects.filter(study=study, label=label).first() or Arm(
-            study=study, created_by=self.user
-        )
+        if "id" in entry:  # an arm kept by id may be renamed
+            arm = Arm.objects.filter(pk=entry["id"], study=study).first()
+            if arm is None:
+                self.error(join_path(path, "id"), f"The study has no arm with id {entry['id']}.")
+                return
+            if arm.pk in self.kept["arms"]:
+                self.error(join_path(path, "id"), f"The arm {entry['id']} is listed twice.")
+                return
+        else:
+            arm = Arm.objects.filter(study=study, label=label).first() or Arm(
+                study=study, created_by=self.user
+            )
         arm.label = label
         arm.n_patients = entry.get("n_patients")
         disease = self.code(join_path(path, "disease"), "disease", entry["disease"])
@@ -861,6 +880,7 @@ class _Importer:
         if not self.save(path, arm, names={"study": "label"}):
             return
         self.arms[(study.pk, label)] = arm
+        self.kept["arms"].add(arm.pk)
         self.summary.counts["arms"] += 1
         for index, product in enumerate(entry.get("products", [])):
             self.import_product(join_path(path, "products", index), arm, product, entry)
@@ -992,9 +1012,21 @@ class _Importer:
                     f"The study '{entry['study']}' has no arm '{entry['arm']}'.",
                 )
             return None
-        patient = Patient.objects.filter(
-            source_publication=self.publication, arm=arm, label=entry["label"]
-        ).first() or Patient(arm=arm, created_by=self.user)
+        if "id" in entry:  # a patient kept by id may be renamed or moved to another arm
+            patient = Patient.objects.filter(
+                pk=entry["id"], source_publication=self.publication
+            ).first()
+            if patient is None:
+                self.error(
+                    join_path(path, "id"),
+                    f"This publication reports no patient with id {entry['id']}.",
+                )
+                return None
+            patient.arm = arm
+        else:
+            patient = Patient.objects.filter(
+                source_publication=self.publication, arm=arm, label=entry["label"]
+            ).first() or Patient(arm=arm, created_by=self.user)
         if patient.pk in self.kept["patients"]:
             self.error(join_path(path, "label"), f"'{entry['label']}' is listed twice in this arm.")
             return None
@@ -1153,8 +1185,17 @@ def _source(row, publication: Publication, refs: dict) -> dict:
 _KEY_SAFE = re.compile(r"[^a-z0-9]+")
 
 
-def export_bundle(publication: Publication) -> dict:
-    """The publication and everything cited from it, in the bundle format."""
+def export_bundle(publication: Publication, *, ids: bool = False) -> dict:
+    """The publication and everything cited from it, in the bundle format.
+
+    ``ids`` names each study, arm and patient row by its id, so that importing the
+    document back into this catalogue updates those rows even where their labels
+    changed (curation edits). Without them (the public export) the document matches
+    rows by natural keys, and so travels to another catalogue."""
+
+    def row_id(row) -> dict:
+        return {"id": row.pk} if ids else {}
+
     report_order = list(
         StudyReport.objects.filter(publication=publication)
         .order_by("pk")
@@ -1252,6 +1293,7 @@ def export_bundle(publication: Publication) -> dict:
 
     def arm_entry(arm):
         return {
+            **row_id(arm),
             "label": arm.label,
             "disease": arm.disease.code,
             "lymphodepletion": arm.lymphodepletion.code if arm.lymphodepletion_id else None,
@@ -1272,6 +1314,7 @@ def export_bundle(publication: Publication) -> dict:
     def study_entry(study):
         return {
             "key": keys[study.pk],
+            **row_id(study),
             **_plain(study, STUDY_FIELDS),
             "countries": sorted(c.code for c in study.countries.all()),
             "registry_ids": [
@@ -1286,6 +1329,7 @@ def export_bundle(publication: Publication) -> dict:
         study_key = keys.get(patient.arm.study_id)
         others = [o for o in linked.get(patient.person_id, []) if o.pk != patient.pk]
         return {
+            **row_id(patient),
             "study": study_key,
             "arm": patient.arm.label,
             **_plain(patient, PATIENT_FIELDS),

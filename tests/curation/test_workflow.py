@@ -4,7 +4,7 @@ import pytest
 
 from curation import services
 from curation.models import ExtractionStatus
-from studies.models import OutcomeResult, Publication
+from studies.models import Arm, OutcomeResult, Patient, Publication, Study
 
 from .bundles import DOI
 
@@ -155,8 +155,11 @@ def test_editing_an_accepted_publication_keeps_the_public_data_until_accepted(
     # Starting again returns the open one rather than a second draft.
     assert services.extraction_start_edit(curator=curator, publication=publication) == edit
 
+    study = publication.studies.get()
     accept(edit, reviewer)
     assert publication.studies.get().title == "Renamed in a draft"
+    assert Study.objects.get() == study  # renamed in place, not copied
+
 
 
 def test_an_edit_started_before_another_was_accepted_cannot_overwrite_it(
@@ -186,3 +189,37 @@ def test_a_new_publication_that_is_already_public_is_refused(draft, curator, rev
         services.extraction_create(curator=curator, citation={
             "doi": f"https://doi.org/{DOI.upper()}", "year": 2024,
             "publication_type": "article"})
+
+
+def test_renaming_an_arm_in_an_edit_renames_the_public_arm(draft, curator, reviewer):
+    accept(submit(draft, curator), reviewer)
+    publication = Publication.objects.get(doi=DOI)
+    study = publication.studies.get()
+    arm = Arm.objects.get(study=study)
+
+    edit = services.extraction_start_edit(curator=curator, publication=publication)
+    payload = edit.payload
+    payload["studies"][0]["arms"][0]["label"] = "SLE, refractory"
+    payload["patients"][0]["arm"] = "SLE, refractory"
+    edit = services.extraction_save(extraction_id=edit.pk, user=curator, payload=payload,
+                                    version=edit.version)
+    accept(submit(edit, curator), reviewer)
+
+    renamed = Arm.objects.get(study=study)  # one arm still: the same row, not a copy
+    assert (renamed.pk, renamed.label) == (arm.pk, "SLE, refractory")
+    assert renamed.patients.get().label == "Patient 1"
+
+
+def test_renaming_a_patient_in_an_edit_keeps_the_patient_row(draft, curator, reviewer):
+    accept(submit(draft, curator), reviewer)
+    publication = Publication.objects.get(doi=DOI)
+    patient = Patient.objects.get(source_publication=publication)
+
+    edit = services.extraction_start_edit(curator=curator, publication=publication)
+    payload = edit.payload
+    payload["patients"][0]["label"] = "Case 1"
+    edit = services.extraction_save(extraction_id=edit.pk, user=curator, payload=payload,
+                                    version=edit.version)
+    accept(submit(edit, curator), reviewer)
+
+    assert list(Patient.objects.values_list("pk", "label")) == [(patient.pk, "Case 1")]

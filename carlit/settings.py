@@ -198,6 +198,9 @@ SPECTACULAR_SETTINGS = {
         "MeasureKindEnum": "studies.choices.MeasureKind",
         "ExtractionStatusEnum": "curation.models.ExtractionStatus",
         "StudyStatusEnum": "studies.choices.StudyStatus",
+        "IdentityEvidenceEnum": "studies.choices.IdentityEvidence",
+        "LinkKindEnum": "links.models.LinkKind",
+        "LinkStatusEnum": "links.models.LinkStatus",
     },
 }
 

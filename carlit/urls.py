@@ -18,6 +18,7 @@ urlpatterns = [
     # Before the studies API, whose last pattern answers every other /api/v1/ path.
     path("api/v1/", include("curation.api.urls")),
     path("api/v1/", include("discussion.api.urls")),
+    path("api/v1/", include("links.api.urls")),
     path("api/v1/", include("imports.api.urls")),
     path("api/v1/", include("studies.api.urls")),
     path("", include("studies.urls")),

@@ -243,6 +243,22 @@ def outsider(db):
 
 
 @pytest.fixture
+def api_for(db):
+    """api_for(user) -> an API client sending user's token (None: anonymous)."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def client(user):
+        api = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return api
+
+    return client
+
+
+@pytest.fixture
 def client_for(client):
     """client_for(user) -> the test client signed in as user (None: anonymous)."""
 

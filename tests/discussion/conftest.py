@@ -3,8 +3,6 @@ tests/conftest.py): Alice's draft, Carol's draft of another paper, and an accept
 study (Alice's, accepted by Rita)."""
 
 import pytest
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from curation import services as curation
 from discussion import services
@@ -16,18 +14,6 @@ from tests.curation.bundles import new_publication_payload
 def people(curator, other_curator, reviewer, outsider):
     return {"anonymous": None, "otto": outsider, "alice": curator, "carol": other_curator,
             "rita": reviewer}
-
-
-@pytest.fixture
-def api_for(db):
-    def client(user):
-        api = APIClient()
-        if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return api
-
-    return client
 
 
 @pytest.fixture

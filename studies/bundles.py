@@ -715,17 +715,24 @@ class _Importer:
         self.publication = publication
         self.summary = ImportSummary(publication, created=existing is None)
         if "authors" in entry:
-            publication.authors.all().delete()
-            PublicationAuthor.objects.bulk_create(
-                PublicationAuthor(
-                    publication=publication,
-                    position=position,
-                    family_name=author["family_name"],
-                    given_names=author.get("given_names", ""),
-                )
-                for position, author in enumerate(entry["authors"], start=1)
-            )
+            self.import_authors(publication, entry["authors"])
         self.summary.counts["publications"] += 1
+
+    def import_authors(self, publication: Publication, authors: list) -> None:
+        """Authors in order, updated in place by position: the history records who
+        changed which name, and an unchanged list writes nothing."""
+        existing = {row.position: row for row in publication.authors.all()}
+        for index, author in enumerate(authors):
+            position = index + 1
+            row = existing.pop(position, None) or PublicationAuthor(
+                publication=publication, position=position
+            )
+            names = (author["family_name"], author.get("given_names", ""))
+            if row.pk is None or (row.family_name, row.given_names) != names:
+                row.family_name, row.given_names = names
+                self.save(join_path("publication", "authors", index), row)
+        for row in existing.values():
+            row.delete()
 
     def import_construct(self, path: str, entry: dict) -> None:
         name = entry["name"]

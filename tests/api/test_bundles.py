@@ -303,3 +303,31 @@ def test_every_demo_publication_survives_export_and_reimport_unchanged(staff_cli
         assert response.json()["deleted"] == {}, publication
         assert staff_client.get(url).json() == exported, publication
     assert counts() == before
+
+
+def test_authors_are_updated_in_place_with_their_history(staff_client):
+    post(staff_client, sample_bundle())
+    first = PublicationAuthor.objects.get(position=1)
+    bundle = sample_bundle()
+    bundle["publication"]["authors"][0]["given_names"] = "A. B."
+    bundle["publication"]["authors"].append({"family_name": "Newcomer", "given_names": "N."})
+
+    assert post(staff_client, bundle).status_code == 200
+
+    authors = list(PublicationAuthor.objects.order_by("position"))
+    assert (authors[0].pk, authors[0].given_names) == (first.pk, "A. B.")
+    assert authors[-1].family_name == "Newcomer"
+    assert [h.history_type for h in first.history.order_by("history_date")] == ["+", "~"]
+    assert authors[-1].history.get().history_type == "+"
+
+
+def test_an_author_name_too_long_is_refused_by_path(staff_client):
+    bundle = sample_bundle()
+    bundle["publication"]["authors"][0]["family_name"] = "X" * 101
+
+    response = post(staff_client, bundle)
+
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert any(e["path"] == "publication.authors[0].family_name" for e in errors), errors
+    assert not Publication.objects.exists()

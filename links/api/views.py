@@ -91,20 +91,19 @@ class LinkRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         """Send a draft for review (its proposer)."""
         return self._transition(services.link_request_submit)
 
+    def _review(self, service):
+        review = ReviewSerializer(data=self.request.data)
+        review.is_valid(raise_exception=True)
+        return self._transition(service, comment=review.validated_data["comment"])
+
     @extend_schema(request=ReviewSerializer, responses={200: LinkRequestSerializer, **CONFLICT})
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         """Accept: the change is applied to the live data (a reviewer, not the proposer)."""
-        review = ReviewSerializer(data=request.data)
-        review.is_valid(raise_exception=True)
-        return self._transition(services.link_request_accept,
-                                comment=review.validated_data["comment"])
+        return self._review(services.link_request_accept)
 
     @extend_schema(request=ReviewSerializer, responses={200: LinkRequestSerializer, **CONFLICT})
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         """Reject, saying why (a reviewer, not the proposer). Nothing live changes."""
-        review = ReviewSerializer(data=request.data)
-        review.is_valid(raise_exception=True)
-        return self._transition(services.link_request_reject,
-                                comment=review.validated_data["comment"])
+        return self._review(services.link_request_reject)

@@ -17,6 +17,7 @@ from .models import (
     Arm,
     ArmProduct,
     CarConstruct,
+    CatalogueCounts,
     ConstructAlias,
     CostimulatoryDomain,
     Country,
@@ -490,3 +491,11 @@ class AdverseEventAdmin(SubjectColumnsMixin, CuratedAdminMixin, SimpleHistoryAdm
     list_display_links = ("event_type", "subject")
     list_filter = ("event_type", "grading_system", "grade", "source_kind")
     search_fields = (*SubjectColumnsMixin.search_fields, "term")
+
+
+@admin.register(CatalogueCounts)
+class CatalogueCountsAdmin(admin.ModelAdmin):
+    """Shown for inspection only: studies.catalogue_counts writes it."""
+
+    list_display = ("pk", "version", "counted_version")
+    readonly_fields = ("version", "counted_version", "counts")

@@ -5,3 +5,11 @@ class StudiesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "studies"
     verbose_name = "Studies and curated results"
+
+    def ready(self):
+        from . import catalogue_counts, denormalized
+        from .filtersets import codes
+
+        denormalized.connect()
+        catalogue_counts.connect()
+        codes.connect()

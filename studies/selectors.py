@@ -3,12 +3,13 @@ whatever the number of studies. Every read starts from studies.visibility.public
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet
 
+from . import catalogue_counts
 from .choices import CellSource, Phase, StudyStatus, TimePoint
 from .models import (
     AdverseEvent,
@@ -37,27 +38,6 @@ def public_studies() -> QuerySet[Study]:
 # Catalogue -----------------------------------------------------------------------------------
 
 
-def with_catalogue_columns(queryset: QuerySet[Study]) -> QuerySet[Study]:
-    """Annotate ``first_year`` (year of the first publication) and ``patient_count``
-    (patients treated, summed over the study's arms), unless already there."""
-    annotations = {}
-    if "first_year" not in queryset.query.annotations:
-        first = public(StudyReport.objects.filter(study=OuterRef("pk"))).order_by(
-            "publication__year"
-        )
-        annotations["first_year"] = Subquery(first.values("publication__year")[:1])
-    if "patient_count" not in queryset.query.annotations:
-        sizes = (
-            public(Arm.objects.filter(study=OuterRef("pk")))
-            .order_by()
-            .values("study")
-            .annotate(total=Sum("n_patients"))
-            .values("total")
-        )
-        annotations["patient_count"] = Subquery(sizes)
-    return queryset.annotate(**annotations) if annotations else queryset
-
-
 def _ordered_authors() -> Prefetch:
     return Prefetch("authors", queryset=PublicationAuthor.objects.order_by("position"))
 
@@ -68,7 +48,7 @@ def with_row_prefetches(queryset: QuerySet[Study]) -> QuerySet[Study]:
         "publication__year", "publication_id"
     )
     products = public(ArmProduct.objects.select_related("construct")).order_by("order")
-    return with_catalogue_columns(queryset).prefetch_related(
+    return queryset.prefetch_related(
         Prefetch("reports", queryset=reports),
         Prefetch("reports__publication__authors", queryset=PublicationAuthor.objects.all()),
         Prefetch("arms", queryset=public(Arm.objects.select_related("disease"))),
@@ -101,11 +81,11 @@ class CatalogueRow:
 
     @property
     def year(self) -> int | None:
-        return getattr(self.study, "first_year", None)
+        return self.study.first_year
 
     @property
     def patient_count(self) -> int | None:
-        return getattr(self.study, "patient_count", None)
+        return self.study.patient_count
 
 
 def catalogue_rows(studies: Iterable[Study]) -> list[CatalogueRow]:
@@ -171,12 +151,18 @@ class FacetOption:
     selected: bool
 
 
+# Options a facet lists, the most frequent first (selected ones always): a catalogue of
+# 100,000 studies has thousands of constructs, which no one ticks through.
+FACET_OPTIONS_SHOWN = 30
+
+
 @dataclass
 class Facet:
     name: str
     label: str
     help_text: str
     options: list[FacetOption] = field(default_factory=list)
+    more: int = 0  # options with fewer studies left out
 
     @property
     def selected_count(self) -> int:
@@ -218,31 +204,49 @@ def _count_disease(studies: QuerySet) -> dict[str, int]:
     return {codes[int(key.removeprefix("disease_"))]: n for key, n in counts.items() if n}
 
 
-def _counter(path: str) -> Callable[[QuerySet], dict[str, int]]:
-    """Studies per value of an arm product's field (path from ArmProduct)."""
+# Product facets: the construct's fields they count.
+PRODUCT_FACETS = {
+    "target": "targets__code",
+    "construct": "pk",
+    "costim": "costimulatory_domains__code",
+    "cell_source": "cell_source",
+}
 
-    def count(studies: QuerySet) -> dict[str, int]:
-        rows = (
-            _of_studies(public(ArmProduct.objects.all()), "arm__study", studies)
-            .exclude(**{f"{path}__isnull": True})
-            .order_by()
-            .values(path)
-            .annotate(n=Count("arm__study", distinct=True))
-        )
-        return {str(row[path]): row["n"] for row in rows}
 
-    return count
+def _count_products(studies: QuerySet) -> dict[str, dict[str, int]]:
+    """Studies per value of each product facet, from one read of the studies' products
+    and one of their constructs (four COUNT(DISTINCT) queries would each match the
+    products to the studies again)."""
+    given = set(
+        _of_studies(public(ArmProduct.objects.all()), "arm__study", studies)
+        .order_by()
+        .values_list("construct_id", "arm__study_id")
+    )
+    values: dict[str, dict[int, set[str]]] = {name: defaultdict(set) for name in PRODUCT_FACETS}
+    constructs = public(CarConstruct.objects.filter(pk__in={c for c, _ in given})).order_by()
+    for construct, *fields in constructs.values_list("pk", *PRODUCT_FACETS.values()):
+        for name, value in zip(PRODUCT_FACETS, fields, strict=True):
+            if value is not None:
+                values[name][construct].add(str(value))
+    counts = {}
+    for name, by_construct in values.items():
+        pairs = {(value, study) for construct, study in given for value in by_construct[construct]}
+        counts[name] = dict(Counter(value for value, _ in pairs))
+    return counts
+
+
+def _counter(name: str) -> Callable[[QuerySet], dict[str, int]]:
+    """Studies per value of one product facet."""
+    return lambda studies: _count_products(studies)[name]
 
 
 def _count_study_field(name: str) -> Callable[[QuerySet], dict[str, int]]:
     def count(studies: QuerySet) -> dict[str, int]:
-        rows = (
-            _of_studies(public(Study.objects.all()), "pk", studies)
-            .exclude(**{name: ""})
-            .order_by()
-            .values(name)
-            .annotate(n=Count("pk"))
-        )
+        # Grouped straight from the matching studies, unless a search ranked them (the
+        # rank would join the grouping): "id in (matching ids)" joins the table to itself.
+        if studies.query.annotations:
+            studies = _of_studies(public(Study.objects.all()), "pk", studies)
+        rows = studies.exclude(**{name: ""}).order_by().values(name).annotate(n=Count("pk"))
         return {row[name]: row["n"] for row in rows}
 
     return count
@@ -262,10 +266,10 @@ def _vocabulary_labels(rows: Callable[[], QuerySet], key: str = "code", label: s
     def labels(values: set[str]) -> dict[str, str]:
         if key == "pk":
             values = {v for v in values if v.isdigit()}
-        return {
-            str(getattr(row, key)): str(getattr(row, label) if label else row)
-            for row in rows().filter(**{f"{key}__in": values})
-        }
+        matching = rows().filter(**{f"{key}__in": values})
+        if label:  # only the two columns (thousands of constructs at 100,000 studies)
+            return {str(k): str(text) for k, text in matching.values_list(key, label)}
+        return {str(getattr(row, key)): str(row) for row in matching}
 
     return labels
 
@@ -278,22 +282,22 @@ def _choice_labels(choices) -> Callable[[set[str]], dict[str, str]]:
 FACET_SOURCES = {
     "disease": (_count_disease, _vocabulary_labels(Disease.objects.all, label="name"), None),
     "target": (
-        _counter("construct__targets__code"),
+        _counter("target"),
         _vocabulary_labels(Antigen.objects.all),
         None,
     ),
     "construct": (
-        _counter("construct_id"),
-        _vocabulary_labels(lambda: public(CarConstruct.objects.all()), "pk"),
+        _counter("construct"),
+        _vocabulary_labels(lambda: public(CarConstruct.objects.all()), "pk", "name"),
         None,
     ),
     "costim": (
-        _counter("construct__costimulatory_domains__code"),
+        _counter("costim"),
         _vocabulary_labels(CostimulatoryDomain.objects.all),
         None,
     ),
     "cell_source": (
-        _counter("construct__cell_source"),
+        _counter("cell_source"),
         _choice_labels(CellSource.choices),
         CellSource.choices,
     ),
@@ -307,10 +311,45 @@ FACET_SOURCES = {
 }
 
 
+def _count_every_facet() -> dict:
+    """Each facet's counts over every public study, and their number under "total"
+    (what catalogue_counts stores)."""
+    studies = public_studies().values("pk")
+    counts: dict = _count_products(studies)
+    for name, (count, _, _) in FACET_SOURCES.items():
+        if name not in PRODUCT_FACETS:
+            counts[name] = count(studies)
+    counts["total"] = public_studies().count()  # the unfiltered catalogue's length
+    return counts
+
+
+def unfiltered_facet_counts() -> dict:
+    """Each facet's counts over every public study: stored, counted again only after
+    the data changed (one query while they are current)."""
+    return catalogue_counts.unfiltered_counts(_count_every_facet, [*FACET_SOURCES, "total"])
+
+
+def catalogue_total(filterset) -> int | None:
+    """How many studies the catalogue lists when nothing filters them (stored with
+    the facet counts), else None: the filtered list is counted as usual."""
+    if filterset.qs.query.has_filters():
+        return None
+    return unfiltered_facet_counts()["total"]
+
+
 def _selected_values(filterset, name: str) -> set[str]:
     value = filterset.form.cleaned_data.get(name) or []
     key = "pk" if name == "construct" else "code"
     return {str(getattr(v, key, v)) for v in value}
+
+
+def _most_frequent(counts: dict[str, int], selected: set[str]) -> set[str]:
+    """The values that may be among a facet's FACET_OPTIONS_SHOWN most frequent (with
+    every value tied with the last, as labels break ties) and the selected ones: only
+    these need labels."""
+    frequencies = sorted((n for n in counts.values() if n), reverse=True)
+    least = frequencies[FACET_OPTIONS_SHOWN - 1] if len(frequencies) > FACET_OPTIONS_SHOWN else 1
+    return {value for value, n in counts.items() if n and n >= least} | selected
 
 
 def catalogue_facets(filterset) -> list[Facet]:
@@ -320,12 +359,28 @@ def catalogue_facets(filterset) -> list[Facet]:
     is how many studies match the other filters and that value. Values within one
     facet combine with "or", so the other values of a facet stay visible."""
     facets = []
+    unfiltered = None
+    products: dict[tuple[str, str], dict] = {}  # product facets' counts, by their studies
     for name in filterset.FACETS:
         counter, labeller, choices = FACET_SOURCES[name]
         studies = filterset.filter_queryset_without(public_studies(), name).values("pk")
-        counts = counter(studies)
+        if studies.query.has_filters() and name in PRODUCT_FACETS:
+            # Product facets whose own filter is unused count over the same studies:
+            # one read of their products serves them all.
+            sql, params = studies.query.sql_with_params()
+            if (sql, repr(params)) not in products:
+                products[sql, repr(params)] = _count_products(studies)
+            counts = products[sql, repr(params)][name]
+        elif studies.query.has_filters():
+            # Under filters, the counting is proportional to the studies they match.
+            counts = counter(studies)
+        else:
+            if unfiltered is None:
+                unfiltered = unfiltered_facet_counts()
+            counts = unfiltered[name]
         selected = _selected_values(filterset, name)
-        labels = labeller(set(counts) | selected)
+        listed = {value for value, n in counts.items() if n} | selected
+        labels = labeller(listed if choices else _most_frequent(counts, selected))
         options = [
             FacetOption(value, labels[value], counts.get(value, 0), value in selected)
             for value in labels
@@ -336,8 +391,18 @@ def catalogue_facets(filterset) -> list[Facet]:
             options.sort(key=lambda o: order.index(o.value))
         else:
             options.sort(key=lambda o: (-o.count, o.label.lower()))
+        shown = options[:FACET_OPTIONS_SHOWN]
+        shown += [o for o in options[FACET_OPTIONS_SHOWN:] if o.selected]
         spec = filterset.filters[name]
-        facets.append(Facet(name, spec.label, spec.extra.get("help_text", ""), options))
+        facets.append(
+            Facet(
+                name,
+                spec.label,
+                spec.extra.get("help_text", ""),
+                shown,
+                more=len(listed) - len(shown),
+            )
+        )
     return facets
 
 
@@ -516,7 +581,7 @@ def constructs_with_counts() -> QuerySet[CarConstruct]:
 
 def diseases_with_counts() -> list[Disease]:
     """Diseases that have studies, with their study counts (narrower ones included)."""
-    counts = _count_disease(public_studies().values("pk"))
+    counts = unfiltered_facet_counts()["disease"]
     diseases = list(Disease.objects.select_related("parent").order_by("name"))
     for disease in diseases:
         disease.study_count = counts.get(disease.code, 0)

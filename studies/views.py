@@ -56,7 +56,11 @@ def study_list(request):
     filterset = _filtered_studies(request)
     filterset.is_valid()
     studies = selectors.with_row_prefetches(filterset.qs)
-    page = Paginator(studies, PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = Paginator(studies, PAGE_SIZE)
+    total = selectors.catalogue_total(filterset)
+    if total is not None:
+        paginator.count = total  # stored: counting every study takes longer than the page
+    page = paginator.get_page(request.GET.get("page"))
     context = {
         "filterset": filterset,
         "filter_messages": _filter_messages(filterset),

@@ -2,10 +2,12 @@
 
 Each ``*_rows`` function takes a queryset of the model (already filtered and limited
 to public rows) and returns a values() queryset whose dicts are the JSON objects the
-API sends: related codes and ids come as JSON arrays built in SQL (see aggregates.py),
+API sends: related codes and ids come as lists built in SQL (see aggregates.py),
 so no row triggers another query. ``study_detail`` builds the nested study document
 with one query per kind of child row.
 """
+
+import functools
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -31,6 +33,7 @@ from ..models import (
 )
 from ..visibility import public
 from .aggregates import JSONList
+from .compiled import compiled_columns
 
 TIMESTAMPS = ("created_at", "updated_at")
 SOURCE_FIELDS = ("source_publication", "source_kind", "source_label")
@@ -87,27 +90,50 @@ STUDY_FIELDS = (
 )
 
 
-def study_rows(queryset: QuerySet[Study]) -> QuerySet:
+def _study_columns() -> dict:
+    """The study row's columns that are not plain fields, in the row's order."""
     arms = public(Arm.objects.filter(study=OuterRef("pk")))
     # Products of the study's arms, each through public(): correlated with the study,
     # where "arm in (all public arms)" would make every list read the whole arm table.
     products = public(ArmProduct.objects.filter(arm__study=OuterRef("pk")))
-    first_year = public(Publication.objects.filter(reports__study=OuterRef("pk")))
+    # The targets of those products' constructs, by construct id: the path through the
+    # construct table (one join more) took PostgreSQL twice as long to plan.
+    constructs = public(ArmProduct.objects.filter(arm__study=OuterRef(OuterRef("pk"))))
+    targets = Antigen.objects.filter(constructs__in=constructs.values("construct_id"))
     n_patients = arms.order_by().values("study").annotate(total=Sum("n_patients"))
-    return queryset.values(*STUDY_FIELDS, *TIMESTAMPS).annotate(
-        countries=JSONList(Country.objects.filter(studies=OuterRef("pk")), "code"),
-        registry_ids=JSONList(RegistryId.objects.filter(study=OuterRef("pk")), "identifier"),
-        publications=JSONList(
+    return {
+        "countries": JSONList(Country.objects.filter(studies=OuterRef("pk")), "code"),
+        "registry_ids": JSONList(RegistryId.objects.filter(study=OuterRef("pk")), "identifier"),
+        "publications": JSONList(
             public(Publication.objects.filter(reports__study=OuterRef("pk"))),
             "pk",
             distinct=True,
         ),
-        first_year=Subquery(first_year.order_by("year").values("year")[:1]),
-        diseases=JSONList(arms, "disease__code", distinct=True),
-        antigens=JSONList(products, "construct__targets__code", distinct=True),
-        constructs=JSONList(products, "construct__name", distinct=True),
-        n_patients=Subquery(n_patients.values("total")[:1]),
-    )
+        # Stored on the study (studies/denormalized.py); named here, after the lists
+        # above, so that the row's fields keep the order they always had.
+        "first_year": F("first_year"),
+        "diseases": JSONList(arms, "disease__code", distinct=True),
+        "antigens": JSONList(targets, "code", distinct=True),
+        "constructs": JSONList(products, "construct__name", distinct=True),
+        "n_patients": Subquery(n_patients.values("total")[:1]),
+    }
+
+
+def study_rows(queryset: QuerySet[Study]) -> QuerySet:
+    return queryset.values(*STUDY_FIELDS, *TIMESTAMPS).annotate(**_study_columns())
+
+
+@functools.cache
+def _compiled_study_columns(using: str) -> dict:
+    return compiled_columns(public(Study.objects.using(using)), _study_columns())
+
+
+def study_list_rows(queryset: QuerySet[Study]) -> QuerySet:
+    """The rows of study_rows(queryset), with the related columns compiled to SQL once
+    per process (see compiled.py). queryset is the list's own, filtered directly: it
+    must not join other tables (a study would come once per joined row)."""
+    columns = _compiled_study_columns(queryset.db)
+    return queryset.values(*STUDY_FIELDS, *TIMESTAMPS).annotate(**columns)
 
 
 # Constructs ---------------------------------------------------------------------------

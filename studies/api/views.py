@@ -12,7 +12,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, QuerySet, RestrictedError
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.filters import OrderingFilter, SearchFilter
@@ -34,6 +39,7 @@ from ..filtersets import (
     PublicationFilterSet,
     StudyFilterSet,
 )
+from ..filtersets.codes import CodesFilter, vocabulary_codes
 from ..identifiers import normalize_doi, normalize_registry_id
 from ..models import (
     AdverseEvent,
@@ -165,13 +171,16 @@ class RowReadViewSet(
             raise NotFound()
         return data
 
-    def list(self, request, *args, **kwargs):
-        matched = self.filter_queryset(self.get_queryset())
+    def list_rows(self, matched: QuerySet) -> QuerySet:
+        """The rows of the objects matched by the request's filters."""
         rows = self.all_rows()
         if matched.query.has_filters():
             # Selected by id: filters may join related rows, and each row goes once.
             rows = rows.filter(pk__in=matched.values("pk"))
-        page = self.paginate_queryset(rows)
+        return rows
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.list_rows(self.filter_queryset(self.get_queryset())))
         return self.get_paginated_response(list(page))
 
     def retrieve(self, request, *args, **kwargs):
@@ -280,6 +289,22 @@ class StudyApiFilterSet(StudyFilterSet):
     q = None
     sort = None
     search = django_filters.CharFilter(method="filter_search", label="Search")
+    # Codes checked against the cached vocabularies (filtersets/codes.py), not a query
+    # each; the methods get ids, which the catalogue's methods take as well.
+    disease = CodesFilter(
+        vocabulary="disease",
+        method="filter_disease",
+        label="Disease",
+        help_text=StudyFilterSet.base_filters["disease"].extra["help_text"],
+    )
+    target = CodesFilter(
+        vocabulary="antigen",
+        method="filter_target",
+        label="Target antigen",
+        help_text=StudyFilterSet.base_filters["target"].extra["help_text"],
+    )
+    costim = CodesFilter(vocabulary="costim", method="filter_costim", label="Costimulatory domain")
+    country = CodesFilter(vocabulary="country", method="filter_country", label="Country")
     registry_id = django_filters.CharFilter(
         method="filter_registry_id", label="Registry id (NCT…, ChiCTR…)"
     )
@@ -293,10 +318,25 @@ class StudyApiFilterSet(StudyFilterSet):
         max_value=2_147_483_647,
     )
 
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None:
+            # Only the filters the request names: django-filter deep-copies every filter
+            # and builds a form field for each, about a millisecond for all of them.
+            self.base_filters = {
+                name: filter_ for name, filter_ in self.base_filters.items() if name in data
+            }
+        super().__init__(data, *args, **kwargs)
+
     def filter_queryset(self, queryset):
         # The API pages in its own order (``ordering``), so the catalogue's sort and the
         # columns it sorts by are skipped; the filters that need those columns add them.
         return django_filters.FilterSet.filter_queryset(self, queryset)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def filter_disease(self, queryset, name, value):
+        diseases = vocabulary_codes().narrower_diseases(value)
+        arms = public(Arm.objects.filter(disease__in=diseases))
+        return queryset.filter(pk__in=arms.values("study_id"))
 
     def filter_registry_id(self, queryset, name, value):
         ids = RegistryId.objects.filter(identifier__iexact=normalize_registry_id(value))
@@ -326,6 +366,13 @@ class StudyViewSet(RowViewSet):
     filter_backends = [FilterSetBackend, OrderingFilter]
     ordering_fields = ["id", "title", "created_at", "updated_at"]
     ordering = ("title", "id")
+
+    def list_rows(self, matched):
+        # The study filters select ids in subqueries and never join, so the rows are
+        # built on the filtered queryset itself rather than on "id in (...)" of it.
+        if len(matched.query.alias_map) > 1:
+            return super().list_rows(matched)
+        return rows.study_list_rows(matched)
 
     def representation(self, queryset):
         study = queryset.values_list("pk", flat=True).first()

@@ -26,7 +26,6 @@ from ..models import (
     Study,
 )
 from ..search import RANK, search_studies
-from ..selectors import with_catalogue_columns
 from ..visibility import public
 
 YEAR_BOUNDS = {"min_value": 1950, "max_value": 2100}
@@ -144,7 +143,7 @@ class StudyFilterSet(django_filters.FilterSet):
     )
 
     def filter_queryset(self, queryset: QuerySet[Study]) -> QuerySet[Study]:
-        queryset = super().filter_queryset(with_catalogue_columns(queryset))
+        queryset = super().filter_queryset(queryset)
         return queryset.order_by(*SORTS[self.sort_key])
 
     def filter_queryset_without(self, queryset: QuerySet[Study], name: str) -> QuerySet[Study]:
@@ -227,13 +226,13 @@ class StudyFilterSet(django_filters.FilterSet):
         return queryset.filter(pk__in=links.values("study_id"))
 
     def filter_year_min(self, queryset, name, value):
-        return with_catalogue_columns(queryset).filter(first_year__gte=value)
+        return queryset.filter(first_year__gte=value)
 
     def filter_year_max(self, queryset, name, value):
-        return with_catalogue_columns(queryset).filter(first_year__lte=value)
+        return queryset.filter(first_year__lte=value)
 
     def filter_min_patients(self, queryset, name, value):
-        return with_catalogue_columns(queryset).filter(patient_count__gte=value)
+        return queryset.filter(patient_count__gte=value)
 
     def filter_sort(self, queryset, name, value):
         return queryset  # applied last, in filter_queryset, so that it sees the search

@@ -1,4 +1,5 @@
 from .arms import Arm, ArmProduct
+from .catalogue import CatalogueCounts
 from .constructs import CarConstruct, ConstructAlias
 from .patients import Patient, Person
 from .publications import Publication, PublicationAuthor, RegistryId, Study, StudyReport
@@ -18,6 +19,7 @@ __all__ = [
     "Antigen",
     "Arm",
     "ArmProduct",
+    "CatalogueCounts",
     "CarConstruct",
     "ConstructAlias",
     "CostimulatoryDomain",

@@ -16,8 +16,10 @@ carry the seed (DOIs under 10.5555, PMIDs above 10^9, registry numbers starting 
 records. Rows go to the database a chunk of studies at a time, one transaction per
 chunk, by COPY on PostgreSQL (writer.py): 100,000 studies take minutes.
 
-Bulk writes send no model signals, so at the end the stored summaries are queued for
-a full rebuild (summaries.services.mark_changed), as that app asks of bulk writers.
+Bulk writes send no model signals, so each chunk sets its studies' stored catalogue
+columns and marks the catalogue's counts stale itself (studies.denormalized,
+studies.catalogue_counts), and at the end the stored summaries are queued for a full
+rebuild (summaries.services.mark_changed), as that app asks of bulk writers.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
 
-from ..models import CarConstruct, Publication
+from ..catalogue_counts import catalogue_changed
+from ..denormalized import refresh_study_counts
+from ..models import CarConstruct, Publication, Study
 from .generator import DOI_PREFIX, REFERENCED, WRITE_ORDER, Generator, MissingVocabulary
 from .writer import RowWriter
 
@@ -179,6 +183,10 @@ def _write(writer: RowWriter, rows: dict, counts: Counter) -> None:
     for model in WRITE_ORDER:
         if rows.get(model):
             counts[_label(model)] += writer.write(model, rows[model])
+    # In the chunk's transaction, so that no one sees its studies without these.
+    if rows.get(Study):
+        refresh_study_counts(row["id"] for row in rows[Study])
+    catalogue_changed()
 
 
 def _write_in_thread(rows: dict, previous: Future | None) -> Counter:

@@ -1,0 +1,108 @@
+"""The stored facet counts of the unfiltered catalogue (models.CatalogueCounts).
+
+Counting studies per disease, target, construct... without a filter reads every arm
+and product: seconds at 100,000 studies, for numbers that change only when curated
+data does. So they are counted once per change and stored:
+
+- every ORM save, delete or many-to-many change of a studies model marks the
+  catalogue changed; after the transaction commits, ``version`` is incremented once
+  (bulk writers that send no signals call :func:`catalogue_changed` themselves);
+- :func:`unfiltered_counts` returns the stored counts while they were counted at the
+  current version, and otherwise counts again and stores the result, unless the
+  version moved meanwhile (then the next reader counts again).
+
+The version is read before counting, so counts stored under a version never miss a
+change committed before it. A transaction that changed data and has not committed
+yet counts live (others must not be shown what it has not committed). If a process
+dies between a commit and its increment, the counts stay behind until the next
+change; ``manage.py refresh_summaries`` does not cover it, any save does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from django.db import transaction
+from django.db.models import F
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from . import models
+
+ROW = 1
+
+
+def _increment() -> None:
+    models.CatalogueCounts.objects.filter(pk=ROW).update(version=F("version") + 1)
+
+
+def _uncommitted_change(connection) -> bool:
+    """True when this connection's open transaction changed catalogue data."""
+    # run_on_commit holds (savepoint ids, callback, robust); Django drops the entries
+    # of a savepoint that rolls back, so a change undone that way no longer counts.
+    return connection.in_atomic_block and any(
+        entry[1] is _increment for entry in connection.run_on_commit
+    )
+
+
+def catalogue_changed() -> None:
+    """Record that catalogue data changed in the current transaction (or just now)."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        _increment()
+    elif not _uncommitted_change(connection):
+        transaction.on_commit(_increment, robust=True)
+
+
+def unfiltered_counts(count: Callable[[], dict], keys: Iterable[str] = ()) -> dict:
+    """The unfiltered catalogue's counts: stored ones while current and holding every
+    one of ``keys`` (stored by an older version of the code, they may lack some), else
+    ``count()``, whose result (a JSON-able dict) is stored for the next requests."""
+    connection = transaction.get_connection()
+    if _uncommitted_change(connection):
+        return count()
+    row = (
+        models.CatalogueCounts.objects.filter(pk=ROW)
+        .values_list("version", "counted_version", "counts")
+        .first()
+    )
+    if row is None:  # a flushed database: make the row, count without storing
+        models.CatalogueCounts.objects.get_or_create(pk=ROW)
+        return count()
+    version, counted_version, counts = row
+    if counted_version == version and set(keys) <= counts.keys():
+        return counts
+    counts = count()
+    models.CatalogueCounts.objects.filter(pk=ROW, version=version).update(
+        counts=counts, counted_version=version
+    )
+    return counts
+
+
+def _model_changed(sender, raw=False, **kwargs) -> None:
+    if not raw:
+        catalogue_changed()
+
+
+def _relation_changed(sender, action, **kwargs) -> None:
+    if action in ("post_add", "post_remove", "post_clear"):
+        catalogue_changed()
+
+
+def connect() -> None:
+    """Watch every curated and vocabulary model of the app and their many-to-many
+    tables (history rows and the counts themselves excepted)."""
+    for name in models.__all__:
+        model = getattr(models, name)
+        if model is models.CatalogueCounts:
+            continue
+        uid = f"catalogue-counts-{model._meta.label_lower}"
+        post_save.connect(_model_changed, sender=model, dispatch_uid=f"{uid}-save")
+        post_delete.connect(_model_changed, sender=model, dispatch_uid=f"{uid}-delete")
+        for relation in model._meta.local_many_to_many:
+            through = relation.remote_field.through
+            if through._meta.auto_created:
+                m2m_changed.connect(
+                    _relation_changed,
+                    sender=through,
+                    dispatch_uid=f"catalogue-counts-{through._meta.label_lower}",
+                )

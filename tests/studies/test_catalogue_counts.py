@@ -1,0 +1,91 @@
+"""The unfiltered catalogue's facet counts are stored (studies.catalogue_counts):
+counted once after each committed change, never showing what is not committed.
+
+These tests commit (transaction=True): the counts follow commits."""
+
+import pytest
+from django.db import connection, transaction
+from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
+
+from studies import selectors
+from studies.filtersets import StudyFilterSet
+from tests.factories import ArmFactory, ArmProductFactory, CarConstructFactory, DiseaseFactory
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def facet_counts(query: str = "") -> dict[str, dict[str, int]]:
+    filterset = StudyFilterSet(QueryDict(query), queryset=selectors.public_studies())
+    filterset.is_valid()
+    facets = selectors.catalogue_facets(filterset)
+    return {facet.name: {o.value: o.count for o in facet.options} for facet in facets}
+
+
+def counting_queries(context) -> list[str]:
+    return [q["sql"] for q in context.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+def test_the_counts_are_counted_once_and_again_after_a_change(client):
+    ArmFactory()
+    ArmFactory(disease=DiseaseFactory(code="ssc", name="Systemic sclerosis"))
+    first = facet_counts()
+    assert first["disease"] == {"sle": 1, "ssc": 1}
+
+    with CaptureQueriesContext(connection) as again:
+        assert facet_counts() == first
+    assert counting_queries(again) == []
+
+    ArmFactory(disease=DiseaseFactory(code="ssc"))
+    assert facet_counts()["disease"] == {"sle": 1, "ssc": 2}
+    assert selectors.unfiltered_facet_counts() == selectors._count_every_facet()
+    page = client.get("/studies/")
+    assert page.status_code == 200
+    assert page.context["facets"][0].options[0].count == 2  # ssc first: most studies
+    assert page.context["page"].paginator.count == 3  # the stored total, current
+
+
+def test_filtered_counts_are_counted_under_the_filters():
+    ArmFactory()
+    ArmFactory(disease=DiseaseFactory(code="ssc", name="Systemic sclerosis"))
+    facet_counts()  # stores the unfiltered counts
+
+    counts = facet_counts("disease=ssc")
+
+    assert counts["disease"] == {"sle": 1, "ssc": 1}  # the disease facet ignores its filter
+    assert counts["phase"] == {"1": 1}
+
+
+def test_a_change_rolled_back_is_never_counted():
+    ArmFactory()
+    assert facet_counts()["disease"] == {"sle": 1}
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        ArmFactory(disease=DiseaseFactory(code="ssc", name="Systemic sclerosis"))
+        # The transaction that made it sees it; it is not stored for the others.
+        assert facet_counts()["disease"] == {"sle": 1, "ssc": 1}
+        raise RuntimeError("roll back")
+
+    assert facet_counts()["disease"] == {"sle": 1}
+
+
+def test_a_facet_lists_its_most_frequent_values_and_the_selected_ones(client, monkeypatch):
+    monkeypatch.setattr(selectors, "FACET_OPTIONS_SHOWN", 2)
+    common, usual, rare = (CarConstructFactory(name=name) for name in ("COMMON", "USUAL", "RARE"))
+    for construct, studies in ((common, 3), (usual, 2), (rare, 1)):
+        for _ in range(studies):
+            ArmProductFactory(construct=construct)
+
+    page = client.get("/studies/")
+    facet = next(f for f in page.context["facets"] if f.name == "construct")
+    assert [(o.label, o.count) for o in facet.options] == [("COMMON", 3), ("USUAL", 2)]
+    assert "1 more with fewer studies" in page.content.decode()
+
+    page = client.get("/studies/", {"construct": rare.pk})
+    facet = next(f for f in page.context["facets"] if f.name == "construct")
+    assert [(o.label, o.count, o.selected) for o in facet.options] == [
+        ("COMMON", 3, False),
+        ("USUAL", 2, False),
+        ("RARE", 1, True),
+    ]
+    assert facet.more == 0

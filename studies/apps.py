@@ -7,9 +7,10 @@ class StudiesConfig(AppConfig):
     verbose_name = "Studies and curated results"
 
     def ready(self):
-        from . import catalogue_counts, denormalized
+        from . import catalogue_counts, denormalized, search_documents
         from .filtersets import codes
 
         denormalized.connect()
+        search_documents.connect()
         catalogue_counts.connect()
         codes.connect()

@@ -55,6 +55,7 @@ from ..models import (
     StudyReport,
     Therapy,
 )
+from ..search_documents import refresh_search_documents
 
 
 def django_errors_to_drf(error: DjangoValidationError) -> dict | list:
@@ -720,6 +721,8 @@ class ArmWrite(CleanedModelSerializer):
             )
             for product in products
         )
+        # bulk_create sends no signals: the study's search document names its products.
+        refresh_search_documents([arm.study_id])
 
 
 class PatientWrite(CleanedModelSerializer):

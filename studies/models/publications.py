@@ -1,3 +1,4 @@
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower, Upper
@@ -150,9 +151,18 @@ class Study(Curated):
     patient_count = models.IntegerField(
         null=True, editable=False, help_text="Patients treated, summed over the arms."
     )
+    # The study's text for free-text search, kept by studies.search_documents
+    # (PostgreSQL only; empty elsewhere).
+    search_vector = SearchVectorField(null=True, editable=False)
+    search_codes = models.TextField(
+        default="",
+        editable=False,
+        help_text="Product names, aliases and registry ids, upper-cased.",
+    )
 
     history = HistoricalRecords(
-        m2m_fields=["countries"], excluded_fields=["first_year", "patient_count"]
+        m2m_fields=["countries"],
+        excluded_fields=["first_year", "patient_count", "search_vector", "search_codes"],
     )
 
     class Meta:

@@ -17,9 +17,10 @@ records. Rows go to the database a chunk of studies at a time, one transaction p
 chunk, by COPY on PostgreSQL (writer.py): 100,000 studies take minutes.
 
 Bulk writes send no model signals, so each chunk sets its studies' stored catalogue
-columns and marks the catalogue's counts stale itself (studies.denormalized,
-studies.catalogue_counts), and at the end the stored summaries are queued for a full
-rebuild (summaries.services.mark_changed), as that app asks of bulk writers.
+columns and search documents and marks the catalogue's counts stale itself
+(studies.denormalized, studies.search_documents, studies.catalogue_counts), and at
+the end the stored summaries are queued for a full rebuild
+(summaries.services.mark_changed), as that app asks of bulk writers.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from django.db import connection, transaction
 from ..catalogue_counts import catalogue_changed
 from ..denormalized import refresh_study_counts
 from ..models import CarConstruct, Publication, Study
+from ..search_documents import refresh_search_documents
 from .generator import DOI_PREFIX, REFERENCED, WRITE_ORDER, Generator, MissingVocabulary
 from .writer import RowWriter
 
@@ -185,7 +187,9 @@ def _write(writer: RowWriter, rows: dict, counts: Counter) -> None:
             counts[_label(model)] += writer.write(model, rows[model])
     # In the chunk's transaction, so that no one sees its studies without these.
     if rows.get(Study):
-        refresh_study_counts(row["id"] for row in rows[Study])
+        study_ids = [row["id"] for row in rows[Study]]
+        refresh_study_counts(study_ids)
+        refresh_search_documents(study_ids)
     catalogue_changed()
 
 

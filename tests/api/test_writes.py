@@ -189,3 +189,21 @@ def test_deleting_a_row_others_refer_to_is_a_409(staff_client, erlangen):
     response = staff_client.delete(f"/api/v1/arms/{erlangen['arm'].pk}/")
     assert response.status_code == 409
     assert Arm.objects.filter(pk=erlangen["arm"].pk).exists()
+
+
+def test_products_written_through_the_api_are_found_by_search(staff_client, erlangen):
+    from tests.factories import CarConstructFactory
+
+    construct = CarConstructFactory(name="FINDME-CAR19")
+    arm = erlangen["arm"]
+    response = staff_client.patch(
+        f"/api/v1/arms/{arm.pk}/",
+        {"products": [{"construct": construct.pk, "dose_value": 500000,
+                       "dose_unit": "cells_per_kg"}]},
+        format="json",
+    )
+    assert response.status_code == 200
+
+    found = staff_client.get("/api/v1/studies/", {"search": "FINDME-CAR19"}).json()
+
+    assert [row["id"] for row in found["results"]] == [arm.study_id]

@@ -20,12 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db.models import Min, OuterRef, Subquery, Sum
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import post_delete, post_save
 
+from . import stored_values
 from .models import Arm, Publication, Study, StudyReport
 from .visibility import public
-
-OLD_STUDY = "_denormalized_old_study_id"
 
 
 def refresh_study_counts(study_ids: Iterable[int] | None = None) -> int:
@@ -54,20 +53,11 @@ def refresh_study_counts(study_ids: Iterable[int] | None = None) -> int:
     return studies.update(first_year=Subquery(years), patient_count=Subquery(sizes))
 
 
-def remember_old_study(sender, instance, raw=False, **kwargs) -> None:
-    """Before a report or an arm is updated, note the study it belongs to in the
-    database: if the save moves it, that study loses it and is recomputed too."""
-    if raw or instance.pk is None or instance._state.adding:
-        return
-    old = sender.objects.filter(pk=instance.pk).values_list("study_id", flat=True).first()
-    setattr(instance, OLD_STUDY, old)
-
-
 def study_row_saved(sender, instance, raw=False, **kwargs) -> None:
     if raw:
         return
-    refresh_study_counts({instance.study_id, getattr(instance, OLD_STUDY, None)})
-    setattr(instance, OLD_STUDY, None)
+    # A save that moves the row to another study changes the study it left too.
+    refresh_study_counts({instance.study_id, stored_values.before(instance, "study_id")})
 
 
 def study_row_deleted(sender, instance, **kwargs) -> None:
@@ -75,8 +65,8 @@ def study_row_deleted(sender, instance, **kwargs) -> None:
 
 
 def publication_saved(sender, instance, created, raw=False, **kwargs) -> None:
-    if raw or created:
-        return  # a new publication reports no study yet
+    if raw or created or not stored_values.changed(instance, "year"):
+        return  # a new publication reports no study yet; only the year counts here
     refresh_study_counts(
         StudyReport.objects.filter(publication_id=instance.pk).values_list("study_id", flat=True)
     )
@@ -90,8 +80,9 @@ def study_saved(sender, instance, raw=False, **kwargs) -> None:
 def connect() -> None:
     for model in (StudyReport, Arm):
         label = model._meta.label_lower
-        pre_save.connect(remember_old_study, sender=model, dispatch_uid=f"counts-pre-{label}")
+        stored_values.watch(model, "study_id")
         post_save.connect(study_row_saved, sender=model, dispatch_uid=f"counts-save-{label}")
         post_delete.connect(study_row_deleted, sender=model, dispatch_uid=f"counts-del-{label}")
+    stored_values.watch(Publication, "year")
     post_save.connect(publication_saved, sender=Publication, dispatch_uid="counts-publication")
     post_save.connect(study_saved, sender=Study, dispatch_uid="counts-study")

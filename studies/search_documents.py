@@ -26,8 +26,9 @@ from django.contrib.postgres.search import SearchVector
 from django.db import connections, router
 from django.db.models import OuterRef, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Coalesce, Concat, Upper
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import post_delete, post_save
 
+from . import stored_values
 from .models import (
     Arm,
     ArmProduct,
@@ -40,7 +41,6 @@ from .models import (
 )
 from .visibility import public
 
-OLD_STUDIES = "_search_documents_old_study_ids"
 # Between codes in search_codes: search text never holds one (it is joined by spaces),
 # so a substring match cannot span two codes.
 CODE_SEPARATOR = "\n"
@@ -135,7 +135,6 @@ def refresh_search_documents(study_ids: Iterable[int] | QuerySet | None = None) 
 # Saves of these models change a study's text only when these fields change (a
 # construct's notes or a publication's year do not).
 TEXT_FIELDS = {Publication: ("title", "abstract"), CarConstruct: ("name",)}
-OLD_TEXT = "_search_documents_old_text"
 
 
 def _studies_of(sender, instance) -> set[int] | QuerySet:
@@ -167,33 +166,16 @@ OWNER = {
 }
 
 
-def remember_old_studies(sender, instance, raw=False, **kwargs) -> None:
-    """Before a row is updated, note the studies it belonged to in the database if
-    the save moves it (a report to another study, an alias to another construct):
-    they lose its text and are refreshed too."""
-    if raw or instance.pk is None or instance._state.adding:
-        return
-    owner = OWNER[sender]
-    old = sender.objects.filter(pk=instance.pk).values_list(owner, flat=True).first()
-    if old is not None and old != getattr(instance, owner):
-        setattr(instance, OLD_STUDIES, set(_studies_of(sender, sender(**{owner: old}))))
-
-
-def remember_old_text(sender, instance, raw=False, **kwargs) -> None:
-    if raw or instance.pk is None or instance._state.adding:
-        return
-    fields = TEXT_FIELDS[sender]
-    setattr(instance, OLD_TEXT, sender.objects.filter(pk=instance.pk).values_list(*fields).first())
-
-
 def row_saved(sender, instance, raw=False, **kwargs) -> None:
     if raw:
         return
-    old = getattr(instance, OLD_STUDIES, None)
-    setattr(instance, OLD_STUDIES, None)
     refresh_search_documents(_studies_of(sender, instance))
-    if old:
-        refresh_search_documents(old)
+    owner = OWNER.get(sender)
+    old = stored_values.before(instance, owner) if owner else None
+    if old is not None and old != getattr(instance, owner):
+        # Moved (a report to another study, an alias to another construct): the
+        # studies it left lose its text.
+        refresh_search_documents(_studies_of(sender, sender(**{owner: old})))
 
 
 def row_deleted(sender, instance, **kwargs) -> None:
@@ -203,12 +185,7 @@ def row_deleted(sender, instance, **kwargs) -> None:
 def text_saved(sender, instance, created, raw=False, **kwargs) -> None:
     """A publication or construct saved: its studies are refreshed if its text
     changed (a new one belongs to no study yet)."""
-    old = getattr(instance, OLD_TEXT, None)
-    setattr(instance, OLD_TEXT, None)
-    if raw or created:
-        return
-    new = tuple(getattr(instance, field) for field in TEXT_FIELDS[sender])
-    if old is None or tuple(old) != new:
+    if not raw and not created and stored_values.changed(instance, *TEXT_FIELDS[sender]):
         refresh_search_documents(_studies_of(sender, instance))
 
 
@@ -217,10 +194,10 @@ def connect() -> None:
     post_save.connect(row_saved, sender=Study, dispatch_uid="search-study")
     for model in TEXT_FIELDS:
         label = model._meta.label_lower
-        pre_save.connect(remember_old_text, sender=model, dispatch_uid=f"search-pre-{label}")
+        stored_values.watch(model, *TEXT_FIELDS[model])
         post_save.connect(text_saved, sender=model, dispatch_uid=f"search-save-{label}")
     for model in OWNER:
         label = model._meta.label_lower
-        pre_save.connect(remember_old_studies, sender=model, dispatch_uid=f"search-pre-{label}")
+        stored_values.watch(model, OWNER[model])
         post_save.connect(row_saved, sender=model, dispatch_uid=f"search-save-{label}")
         post_delete.connect(row_deleted, sender=model, dispatch_uid=f"search-del-{label}")

@@ -21,6 +21,16 @@ def accept(extraction, user, comment=""):
     )
 
 
+def edit_and_accept(publication, change, curator, reviewer):
+    """An edit of an accepted publication, changed by ``change(payload)``, accepted."""
+    edit = services.extraction_start_edit(curator=curator, publication=publication)
+    payload = edit.payload
+    change(payload)
+    edit = services.extraction_save(extraction_id=edit.pk, user=curator, payload=payload,
+                                    version=edit.version)
+    return accept(submit(edit, curator), reviewer)
+
+
 def test_a_draft_writes_nothing_public(draft):
     assert draft.status == ExtractionStatus.DRAFT
     assert draft.publication is None
@@ -197,13 +207,11 @@ def test_renaming_an_arm_in_an_edit_renames_the_public_arm(draft, curator, revie
     study = publication.studies.get()
     arm = Arm.objects.get(study=study)
 
-    edit = services.extraction_start_edit(curator=curator, publication=publication)
-    payload = edit.payload
-    payload["studies"][0]["arms"][0]["label"] = "SLE, refractory"
-    payload["patients"][0]["arm"] = "SLE, refractory"
-    edit = services.extraction_save(extraction_id=edit.pk, user=curator, payload=payload,
-                                    version=edit.version)
-    accept(submit(edit, curator), reviewer)
+    def rename(payload):
+        payload["studies"][0]["arms"][0]["label"] = "SLE, refractory"
+        payload["patients"][0]["arm"] = "SLE, refractory"
+
+    edit_and_accept(publication, rename, curator, reviewer)
 
     renamed = Arm.objects.get(study=study)  # one arm still: the same row, not a copy
     assert (renamed.pk, renamed.label) == (arm.pk, "SLE, refractory")
@@ -215,11 +223,7 @@ def test_renaming_a_patient_in_an_edit_keeps_the_patient_row(draft, curator, rev
     publication = Publication.objects.get(doi=DOI)
     patient = Patient.objects.get(source_publication=publication)
 
-    edit = services.extraction_start_edit(curator=curator, publication=publication)
-    payload = edit.payload
-    payload["patients"][0]["label"] = "Case 1"
-    edit = services.extraction_save(extraction_id=edit.pk, user=curator, payload=payload,
-                                    version=edit.version)
-    accept(submit(edit, curator), reviewer)
+    edit_and_accept(publication, lambda payload: payload["patients"][0].update(label="Case 1"),
+                    curator, reviewer)
 
     assert list(Patient.objects.values_list("pk", "label")) == [(patient.pk, "Case 1")]

@@ -13,7 +13,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from summaries import selectors as stored
 
-from . import charts, export, selectors, summary
+from . import charts, export, listing, selectors, summary
+from .facets import catalogue_facets
 from .filtersets import StudyFilterSet
 from .filtersets.studies import SORT_CHOICES
 from .models import Disease, Study
@@ -55,18 +56,17 @@ def home(request):
 def study_list(request):
     filterset = _filtered_studies(request)
     filterset.is_valid()
-    studies = selectors.with_row_prefetches(filterset.qs)
-    paginator = Paginator(studies, PAGE_SIZE)
-    total = selectors.catalogue_total(filterset)
-    if total is not None:
-        paginator.count = total  # stored: counting every study takes longer than the page
+    facets = catalogue_facets(filterset)
+    paginator = Paginator(filterset.qs, PAGE_SIZE)
+    if facets.total is not None:
+        paginator.count = facets.total  # stored: counting every study takes longer than the page
     page = paginator.get_page(request.GET.get("page"))
     context = {
         "filterset": filterset,
         "filter_messages": _filter_messages(filterset),
-        "facets": selectors.catalogue_facets(filterset),
+        "facets": facets.facets,
         "page": page,
-        "rows": selectors.catalogue_rows(page.object_list),
+        "rows": listing.list_rows(page.object_list),
         "search_text": filterset.search_text,
         "sort": filterset.sort_key,
         "sort_param": filterset.form.cleaned_data.get("sort") or "",

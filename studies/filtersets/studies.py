@@ -142,6 +142,10 @@ class StudyFilterSet(django_filters.FilterSet):
         "country",
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._narrower: dict[tuple, list[int]] = {}  # see _with_narrower
+
     def filter_queryset(self, queryset: QuerySet[Study]) -> QuerySet[Study]:
         queryset = super().filter_queryset(queryset)
         return queryset.order_by(*SORTS[self.sort_key])
@@ -181,12 +185,20 @@ class StudyFilterSet(django_filters.FilterSet):
         # The chosen diseases and their narrower ones first (a small table), as ids: arms
         # are then matched on their indexed disease column alone, and the planner sees
         # values it has statistics for.
-        chosen = [disease.pk for disease in value]
-        diseases = Disease.objects.filter(
-            Q(pk__in=chosen) | Q(parent__in=chosen) | Q(parent__parent__in=chosen)
-        )
-        arms = public(Arm.objects.filter(disease__in=list(diseases.values_list("pk", flat=True))))
+        arms = public(Arm.objects.filter(disease__in=self._with_narrower(value)))
         return queryset.filter(pk__in=arms.values("study_id"))
+
+    def _with_narrower(self, diseases) -> list[int]:
+        """Ids of the diseases and their narrower ones, looked up once per filterset (the
+        catalogue applies the filter once per facet)."""
+        chosen = tuple(sorted(disease.pk for disease in diseases))
+        known = self._narrower
+        if chosen not in known:
+            rows = Disease.objects.filter(
+                Q(pk__in=chosen) | Q(parent__in=chosen) | Q(parent__parent__in=chosen)
+            )
+            known[chosen] = list(rows.values_list("pk", flat=True))
+        return known[chosen]
 
     @_unless_empty
     @extend_schema_field(OpenApiTypes.STR)

@@ -3,12 +3,14 @@ counted once after each committed change, never showing what is not committed.
 
 These tests commit (transaction=True): the counts follow commits."""
 
+import re
+
 import pytest
 from django.db import connection, transaction
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 
-from studies import selectors
+from studies import facets as catalogue
 from studies.filtersets import StudyFilterSet
 from tests.factories import ArmFactory, ArmProductFactory, CarConstructFactory, DiseaseFactory
 
@@ -16,9 +18,9 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def facet_counts(query: str = "") -> dict[str, dict[str, int]]:
-    filterset = StudyFilterSet(QueryDict(query), queryset=selectors.public_studies())
+    filterset = StudyFilterSet(QueryDict(query), queryset=catalogue.public_studies())
     filterset.is_valid()
-    facets = selectors.catalogue_facets(filterset)
+    facets = catalogue.catalogue_facets(filterset).facets
     return {facet.name: {o.value: o.count for o in facet.options} for facet in facets}
 
 
@@ -38,7 +40,7 @@ def test_the_counts_are_counted_once_and_again_after_a_change(client):
 
     ArmFactory(disease=DiseaseFactory(code="ssc"))
     assert facet_counts()["disease"] == {"sle": 1, "ssc": 2}
-    assert selectors.unfiltered_facet_counts() == selectors._count_every_facet()
+    assert catalogue.unfiltered_facet_counts() == catalogue._count_every_facet()
     page = client.get("/studies/")
     assert page.status_code == 200
     assert page.context["facets"][0].options[0].count == 2  # ssc first: most studies
@@ -70,7 +72,7 @@ def test_a_change_rolled_back_is_never_counted():
 
 
 def test_a_facet_lists_its_most_frequent_values_and_the_selected_ones(client, monkeypatch):
-    monkeypatch.setattr(selectors, "FACET_OPTIONS_SHOWN", 2)
+    monkeypatch.setattr(catalogue, "FACET_OPTIONS_SHOWN", 2)
     common, usual, rare = (CarConstructFactory(name=name) for name in ("COMMON", "USUAL", "RARE"))
     for construct, studies in ((common, 3), (usual, 2), (rare, 1)):
         for _ in range(studies):
@@ -89,3 +91,34 @@ def test_a_facet_lists_its_most_frequent_values_and_the_selected_ones(client, mo
         ("RARE", 1, True),
     ]
     assert facet.more == 0
+
+
+def test_the_unfiltered_catalogue_reads_the_stored_counts_and_one_page_of_rows(client):
+    for _ in range(3):
+        ArmProductFactory()
+    client.get("/studies/")  # counts and stores
+
+    with CaptureQueriesContext(connection) as page:
+        response = client.get("/studies/")
+
+    assert response.status_code == 200
+    # The stored counts (with the facets' labels), then the rows: nothing else.
+    counts, rows = (q["sql"] for q in page.captured_queries)
+    assert '"studies_cataloguecounts"' in counts
+    assert re.search(r'FROM "studies_study" ORDER BY [^()]* LIMIT 3$', rows)
+    assert response.context["page"].paginator.count == 3
+
+
+def test_a_renamed_value_shows_its_new_name():
+    disease = DiseaseFactory(code="ssc", name="Systemic sclerosis", abbreviation="SSc")
+    ArmFactory(disease=disease)
+    facet_counts()  # stored, with the labels
+
+    disease.name = "Systemic sclerosis (scleroderma)"
+    disease.abbreviation = ""
+    disease.save()
+
+    filterset = StudyFilterSet(QueryDict(""), queryset=catalogue.public_studies())
+    filterset.is_valid()
+    diseases = catalogue.catalogue_facets(filterset).facets[0]
+    assert [o.label for o in diseases.options] == ["Systemic sclerosis (scleroderma)"]

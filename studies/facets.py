@@ -1,0 +1,334 @@
+"""The catalogue's facets: for each filter, its values and how many studies each has
+under the other filters.
+
+Counts over every public study (a facet whose filter is the only one in use, or the
+unfiltered page) are stored with the labels of the values they show
+(catalogue_counts.py): the unfiltered catalogue then reads one row. Under filters the
+counting is proportional to the studies the filters match.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, QuerySet
+
+from . import catalogue_counts
+from .choices import CellSource, Phase, StudyStatus
+from .models import (
+    Antigen,
+    Arm,
+    ArmProduct,
+    CarConstruct,
+    CostimulatoryDomain,
+    Country,
+    Disease,
+    Study,
+)
+from .visibility import public
+
+
+def public_studies() -> QuerySet[Study]:
+    return public(Study.objects.all())
+
+
+@dataclass
+class FacetOption:
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+# Options a facet lists, the most frequent first (selected ones always): a catalogue of
+# 100,000 studies has thousands of constructs, which no one ticks through.
+FACET_OPTIONS_SHOWN = 30
+
+
+@dataclass
+class Facet:
+    name: str
+    label: str
+    help_text: str
+    options: list[FacetOption] = field(default_factory=list)
+    more: int = 0  # options with fewer studies left out
+
+    @property
+    def selected_count(self) -> int:
+        return sum(o.selected for o in self.options)
+
+
+def _of_studies(rows: QuerySet, path: str, studies: QuerySet) -> QuerySet:
+    """rows restricted to the studies (path leads from rows to their study). Left whole
+    when ``studies`` has no filter at all (every study, public() being the identity):
+    the unfiltered catalogue then counts without matching each row against the whole
+    study table."""
+    if not studies.query.has_filters():
+        return rows
+    return rows.filter(**{f"{path}__in": studies})
+
+
+def _count_disease(studies: QuerySet) -> dict[str, int]:
+    """Studies per disease, a broader disease counting its narrower ones' studies.
+
+    One pass over the arms, with a distinct count per disease and its narrower ones
+    (the vocabulary is small); nothing per study comes back to Python."""
+    diseases = list(Disease.objects.values_list("pk", "code", "parent_id"))
+    parents = {pk: parent for pk, _, parent in diseases}
+    codes = {pk: code for pk, code, _ in diseases}
+    narrower: dict[int, set[int]] = defaultdict(set)
+    for pk in parents:
+        node, seen = pk, set()
+        while node is not None and node not in seen:  # itself and each broader disease
+            seen.add(node)
+            narrower[node].add(pk)
+            node = parents.get(node)
+    arms = _of_studies(public(Arm.objects.all()), "study", studies).order_by()
+    counts = arms.aggregate(
+        **{
+            f"disease_{pk}": Count("study", distinct=True, filter=Q(disease__in=members))
+            for pk, members in narrower.items()
+        }
+    )
+    return {codes[int(key.removeprefix("disease_"))]: n for key, n in counts.items() if n}
+
+
+# Product facets: the construct's fields they count.
+PRODUCT_FACETS = {
+    "target": "targets__code",
+    "construct": "pk",
+    "costim": "costimulatory_domains__code",
+    "cell_source": "cell_source",
+}
+
+
+def _count_products(studies: QuerySet) -> dict[str, dict[str, int]]:
+    """Studies per value of each product facet, from one read of the studies' products
+    and one of their constructs (four COUNT(DISTINCT) queries would each match the
+    products to the studies again)."""
+    given = set(
+        _of_studies(public(ArmProduct.objects.all()), "arm__study", studies)
+        .order_by()
+        .values_list("construct_id", "arm__study_id")
+    )
+    values: dict[str, dict[int, set[str]]] = {name: defaultdict(set) for name in PRODUCT_FACETS}
+    constructs = public(CarConstruct.objects.filter(pk__in={c for c, _ in given})).order_by()
+    for construct, *fields in constructs.values_list("pk", *PRODUCT_FACETS.values()):
+        for name, value in zip(PRODUCT_FACETS, fields, strict=True):
+            if value is not None:
+                values[name][construct].add(str(value))
+    counts = {}
+    for name, by_construct in values.items():
+        pairs = {(value, study) for construct, study in given for value in by_construct[construct]}
+        counts[name] = dict(Counter(value for value, _ in pairs))
+    return counts
+
+
+def _counter(name: str) -> Callable[[QuerySet], dict[str, int]]:
+    """Studies per value of one product facet."""
+    return lambda studies: _count_products(studies)[name]
+
+
+def _count_study_field(name: str) -> Callable[[QuerySet], dict[str, int]]:
+    def count(studies: QuerySet) -> dict[str, int]:
+        # Grouped straight from the matching studies, unless a search ranked them (the
+        # rank would join the grouping): "id in (matching ids)" joins the table to itself.
+        if studies.query.annotations:
+            studies = _of_studies(public(Study.objects.all()), "pk", studies)
+        rows = studies.exclude(**{name: ""}).order_by().values(name).annotate(n=Count("pk"))
+        return {row[name]: row["n"] for row in rows}
+
+    return count
+
+
+def _count_country(studies: QuerySet) -> dict[str, int]:
+    rows = (
+        _of_studies(Study.countries.through.objects.all(), "study", studies)
+        .order_by()
+        .values("country__code")
+        .annotate(n=Count("study", distinct=True))
+    )
+    return {row["country__code"]: row["n"] for row in rows}
+
+
+def _vocabulary_labels(rows: Callable[[], QuerySet], key: str = "code", label: str = ""):
+    def labels(values: set[str]) -> dict[str, str]:
+        if key == "pk":
+            values = {v for v in values if v.isdigit()}
+        matching = rows().filter(**{f"{key}__in": values})
+        if label:  # only the two columns (thousands of constructs at 100,000 studies)
+            return {str(k): str(text) for k, text in matching.values_list(key, label)}
+        return {str(getattr(row, key)): str(row) for row in matching}
+
+    return labels
+
+
+def _choice_labels(choices) -> Callable[[set[str]], dict[str, str]]:
+    return lambda values: {value: label for value, label in choices if value in values}
+
+
+# Facet name -> (counter, labeller, choices when options keep the choices' order).
+FACET_SOURCES = {
+    "disease": (_count_disease, _vocabulary_labels(Disease.objects.all, label="name"), None),
+    "target": (
+        _counter("target"),
+        _vocabulary_labels(Antigen.objects.all),
+        None,
+    ),
+    "construct": (
+        _counter("construct"),
+        _vocabulary_labels(lambda: public(CarConstruct.objects.all()), "pk", "name"),
+        None,
+    ),
+    "costim": (
+        _counter("costim"),
+        _vocabulary_labels(CostimulatoryDomain.objects.all),
+        None,
+    ),
+    "cell_source": (
+        _counter("cell_source"),
+        _choice_labels(CellSource.choices),
+        CellSource.choices,
+    ),
+    "phase": (_count_study_field("phase"), _choice_labels(Phase.choices), Phase.choices),
+    "status": (
+        _count_study_field("status"),
+        _choice_labels(StudyStatus.choices),
+        StudyStatus.choices,
+    ),
+    "country": (_count_country, _vocabulary_labels(Country.objects.all), None),
+}
+
+
+def _most_frequent(counts: dict[str, int], selected: set[str]) -> set[str]:
+    """The values that may be among a facet's FACET_OPTIONS_SHOWN most frequent (with
+    every value tied with the last, as labels break ties) and the selected ones: only
+    these need labels."""
+    frequencies = sorted((n for n in counts.values() if n), reverse=True)
+    least = frequencies[FACET_OPTIONS_SHOWN - 1] if len(frequencies) > FACET_OPTIONS_SHOWN else 1
+    return {value for value, n in counts.items() if n and n >= least} | selected
+
+
+def _labels_needed(name: str, counts: dict[str, int], selected: set[str]) -> set[str]:
+    """The values of a facet that may be shown: all of a short list of choices (kept in
+    the choices' order), else the most frequent and the selected ones."""
+    if FACET_SOURCES[name][2]:
+        return {value for value, n in counts.items() if n} | selected
+    return _most_frequent(counts, selected)
+
+
+def _count_every_facet() -> dict:
+    """Each facet's counts over every public study, the labels of the values the
+    unfiltered facets show under "labels", and the number of public studies under
+    "total" (what catalogue_counts stores)."""
+    studies = public_studies().values("pk")
+    counts: dict = _count_products(studies)
+    for name, (count, _, _) in FACET_SOURCES.items():
+        if name not in PRODUCT_FACETS:
+            counts[name] = count(studies)
+    counts["labels"] = {
+        name: labeller(_labels_needed(name, counts[name], set()))
+        for name, (_, labeller, _) in FACET_SOURCES.items()
+    }
+    counts["total"] = public_studies().count()  # the unfiltered catalogue's length
+    return counts
+
+
+def unfiltered_facet_counts() -> dict:
+    """Each facet's counts over every public study: stored, counted again only after
+    the data changed (one query while they are current)."""
+    return catalogue_counts.unfiltered_counts(
+        _count_every_facet, [*FACET_SOURCES, "labels", "total"]
+    )
+
+
+def _selected_values(filterset, name: str) -> set[str]:
+    value = filterset.form.cleaned_data.get(name) or []
+    key = "pk" if name == "construct" else "code"
+    return {str(getattr(v, key, v)) for v in value}
+
+
+@dataclass
+class CatalogueFacets:
+    facets: list[Facet]
+    # How many studies the catalogue lists when nothing filters them (stored with the
+    # counts), else None: the filtered list is counted as usual.
+    total: int | None
+
+
+class _Stored:
+    """The stored unfiltered counts, read on first use only (filtered pages whose
+    every facet is filtered do not need them)."""
+
+    def __init__(self):
+        self._counts = None
+
+    def __getitem__(self, key: str):
+        if self._counts is None:
+            self._counts = unfiltered_facet_counts()
+        return self._counts[key]
+
+
+def _options(name: str, counts: dict[str, int], labels: dict[str, str], selected: set[str]):
+    options = [
+        FacetOption(value, labels[value], counts.get(value, 0), value in selected)
+        for value in labels
+        if counts.get(value) or value in selected
+    ]
+    choices = FACET_SOURCES[name][2]
+    if choices:
+        order = [value for value, _ in choices]
+        options.sort(key=lambda o: order.index(o.value))
+    else:
+        options.sort(key=lambda o: (-o.count, o.label.lower()))
+    return options
+
+
+def catalogue_facets(filterset) -> CatalogueFacets:
+    """The catalogue's facets with their counts (a StudyFilterSet, validated).
+
+    A facet's counts are taken under every other filter: the number next to a value
+    is how many studies match the other filters and that value. Values within one
+    facet combine with "or", so the other values of a facet stay visible."""
+    facets = []
+    stored = _Stored()
+    products: dict[tuple[str, str], dict] = {}  # product facets' counts, by their studies
+    for name in filterset.FACETS:
+        counter, labeller, _ = FACET_SOURCES[name]
+        studies = filterset.filter_queryset_without(public_studies(), name).values("pk")
+        selected = _selected_values(filterset, name)
+        if not studies.query.has_filters():
+            counts = stored[name]
+            labels = dict(stored["labels"][name])
+            missing = _labels_needed(name, counts, selected) - labels.keys()
+            if missing:  # selected values too rare to be shown unselected
+                labels.update(labeller(missing))
+        else:
+            if name in PRODUCT_FACETS:
+                # Product facets whose own filter is unused count over the same
+                # studies: one read of their products serves them all.
+                sql, params = studies.query.sql_with_params()
+                if (sql, repr(params)) not in products:
+                    products[sql, repr(params)] = _count_products(studies)
+                counts = products[sql, repr(params)][name]
+            else:
+                counts = counter(studies)
+            labels = labeller(_labels_needed(name, counts, selected))
+        options = _options(name, counts, labels, selected)
+        shown = options[:FACET_OPTIONS_SHOWN]
+        shown += [o for o in options[FACET_OPTIONS_SHOWN:] if o.selected]
+        listed = {value for value, n in counts.items() if n} | selected
+        spec = filterset.filters[name]
+        facets.append(
+            Facet(
+                name,
+                spec.label,
+                spec.extra.get("help_text", ""),
+                shown,
+                more=len(listed) - len(shown),
+            )
+        )
+    total = None if filterset.qs.query.has_filters() else stored["total"]
+    return CatalogueFacets(facets, total)

@@ -1,0 +1,205 @@
+"""Study lists for pages (catalogue, home, disease and construct pages): each page of
+rows is one SQL statement.
+
+A row's related values (registry ids, publications, diseases, targets, constructs,
+countries) come as lists built in SQL, compiled once per process as the API list's are
+(api/compiled.py), and the template reads them from small plain objects: loading model
+instances and prefetching their relations cost five times what the database took.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.urls import get_script_prefix, reverse
+
+from .api.aggregates import JSONList
+from .api.compiled import compiled_columns
+from .choices import Phase
+from .models import (
+    Antigen,
+    Arm,
+    ArmProduct,
+    Country,
+    PublicationAuthor,
+    RegistryId,
+    Study,
+    StudyReport,
+)
+from .summary import antigen_order
+from .visibility import public
+
+PHASES = dict(Phase.choices)
+
+
+@functools.lru_cache(maxsize=4096)
+def _vocabulary_url(prefix: str, name: str, key) -> str:
+    return reverse(name, args=[key])
+
+
+def _url(name: str, key) -> str:
+    """The page of a vocabulary value (a disease, a construct): reversed once per
+    process, as the same few come back on every page (the prefix keys the cache)."""
+    return _vocabulary_url(get_script_prefix(), name, key)
+
+
+@dataclass(frozen=True)
+class Value:
+    """A vocabulary value as a row shows it: ``label`` is what str() of the model gives."""
+
+    code: str
+    name: str
+    label: str
+    url: str = ""
+
+    def __str__(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True)
+class Construct:
+    pk: int
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class FirstPublication:
+    first_author: str
+    journal: str
+
+
+@dataclass(frozen=True)
+class ListedStudy:
+    """The study columns a row shows (``study`` in templates)."""
+
+    pk: int
+    title: str
+    phase: str
+    url: str
+
+    def get_phase_display(self) -> str:
+        return PHASES.get(self.phase, self.phase)
+
+
+@dataclass
+class ListRow:
+    """One study of a list, as studies/partials/study_table.html shows it."""
+
+    study: ListedStudy
+    first_publication: FirstPublication | None
+    year: int | None
+    patient_count: int | None
+    registry_ids: list[str]
+    diseases: list[Value]
+    targets: list[Value]
+    constructs: list[Construct]
+    countries: list[Value]
+
+
+def _columns() -> dict:
+    arms = public(Arm.objects.filter(study=OuterRef("pk")))
+    products = public(ArmProduct.objects.filter(arm__study=OuterRef("pk")))
+    first_author = PublicationAuthor.objects.filter(publication=OuterRef("publication"))
+    reports = public(StudyReport.objects.filter(study=OuterRef("pk"))).annotate(
+        first_author=Subquery(first_author.order_by("position").values("family_name")[:1])
+    )
+    targets = Antigen.objects.filter(
+        constructs__in=public(
+            ArmProduct.objects.filter(arm__study=OuterRef(OuterRef("pk")))
+        ).values("construct_id")
+    )
+    return {
+        "registry_ids": JSONList(
+            RegistryId.objects.filter(study=OuterRef("pk")),
+            "identifier",
+            order_by=["registry", "identifier"],
+        ),
+        # Every report's publication, oldest first; the row shows the first.
+        "publications": JSONList(
+            reports,
+            fields={"author": "first_author", "journal": "publication__journal"},
+            order_by=["publication__year", "publication_id"],
+        ),
+        "diseases": JSONList(
+            arms,
+            fields={
+                "code": "disease__code",
+                "abbreviation": "disease__abbreviation",
+                "name": "disease__name",
+            },
+        ),
+        "targets": JSONList(targets, fields={"code": "code", "name": "name"}),
+        "constructs": JSONList(
+            products,
+            fields={"id": "construct_id", "name": "construct__name"},
+            order_by=["arm__label", "arm_id", "order"],
+        ),
+        "countries": JSONList(
+            Country.objects.filter(studies=OuterRef("pk")),
+            fields={"code": "code", "name": "name"},
+            order_by=["name"],
+        ),
+    }
+
+
+@functools.cache
+def _compiled(using: str) -> dict:
+    return compiled_columns(public(Study.objects.using(using)), _columns())
+
+
+def _antigen_label(code: str, name: str) -> str:
+    # As Antigen.__str__: CD antigens and BCMA by their code, others by name.
+    return code.upper() if code.startswith("cd") or code == "bcma" else name
+
+
+def _row(values: dict) -> ListRow:
+    publications = values["publications"]
+    first = publications[0] if publications else None
+    diseases = {
+        d["code"]: Value(
+            d["code"],
+            d["name"],
+            d["abbreviation"] or d["name"],
+            _url("studies:disease_detail", d["code"]),
+        )
+        for d in values["diseases"]
+    }
+    targets = {
+        t["code"]: Value(t["code"], t["name"], _antigen_label(t["code"], t["name"]))
+        for t in values["targets"]
+    }
+    constructs = {
+        c["id"]: Construct(c["id"], c["name"], _url("studies:construct_detail", c["id"]))
+        for c in values["constructs"]
+    }
+    return ListRow(
+        study=ListedStudy(
+            values["id"],
+            values["title"],
+            values["phase"],
+            reverse("studies:study_detail", args=[values["id"]]),
+        ),
+        first_publication=FirstPublication(first["author"] or "", first["journal"])
+        if first
+        else None,
+        year=values["first_year"],
+        patient_count=values["patient_count"],
+        registry_ids=values["registry_ids"],
+        diseases=sorted(diseases.values(), key=str),
+        targets=sorted(targets.values(), key=antigen_order),
+        constructs=list(constructs.values()),
+        countries=[Value(c["code"], c["name"], c["name"]) for c in values["countries"]],
+    )
+
+
+def list_rows(studies: QuerySet[Study]) -> list[ListRow]:
+    """Rows of ``studies`` (public, filtered and ordered, possibly a slice) in their
+    order: one query. The queryset must not join other tables (a study would come once
+    per joined row); the catalogue's filters match related rows by subqueries."""
+    values = studies.values("id", "title", "phase", "first_year", "patient_count").annotate(
+        **_compiled(studies.db)
+    )
+    return [_row(row) for row in values]

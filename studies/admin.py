@@ -31,6 +31,7 @@ from .models import (
     PublicationAuthor,
     RegistryId,
     Study,
+    StudyFacets,
     StudyReport,
     Therapy,
 )
@@ -499,3 +500,22 @@ class CatalogueCountsAdmin(admin.ModelAdmin):
 
     list_display = ("pk", "version", "counted_version")
     readonly_fields = ("version", "counted_version", "counts")
+
+
+@admin.register(StudyFacets)
+class StudyFacetsAdmin(admin.ModelAdmin):
+    """Shown for inspection only: studies.facet_values writes it."""
+
+    list_display = ("study_id", "phase", "status", "disease", "target", "construct")
+    list_select_related = False
+    search_fields = ("study__title",)
+    readonly_fields = (
+        "phase",
+        "status",
+        "disease",
+        "target",
+        "construct",
+        "costim",
+        "cell_source",
+        "country",
+    )

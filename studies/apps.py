@@ -7,10 +7,11 @@ class StudiesConfig(AppConfig):
     verbose_name = "Studies and curated results"
 
     def ready(self):
-        from . import catalogue_counts, denormalized, search_documents
+        from . import catalogue_counts, denormalized, facet_values, search_documents
         from .filtersets import codes
 
         denormalized.connect()
         search_documents.connect()
+        facet_values.connect()
         catalogue_counts.connect()
         codes.connect()

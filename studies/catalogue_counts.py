@@ -90,10 +90,10 @@ def _relation_changed(sender, action, **kwargs) -> None:
 
 def connect() -> None:
     """Watch every curated and vocabulary model of the app and their many-to-many
-    tables (history rows and the counts themselves excepted)."""
+    tables (history rows and the stored counts and facets excepted)."""
     for name in models.__all__:
         model = getattr(models, name)
-        if model is models.CatalogueCounts:
+        if model in (models.CatalogueCounts, models.StudyFacets):  # derived, not data
             continue
         uid = f"catalogue-counts-{model._meta.label_lower}"
         post_save.connect(_model_changed, sender=model, dispatch_uid=f"{uid}-save")

@@ -3,8 +3,11 @@ under the other filters.
 
 Counts over every public study (a facet whose filter is the only one in use, or the
 unfiltered page) are stored with the labels of the values they show
-(catalogue_counts.py): the unfiltered catalogue then reads one row. Under filters the
-counting is proportional to the studies the filters match.
+(catalogue_counts.py): the unfiltered catalogue then reads one row. Under filters,
+PostgreSQL counts from the facet values stored per study (models.StudyFacets, kept by
+facet_values.py): one narrow table, filtered through its GIN indexes, one statement
+for all the facets that share the same other filters. Other databases count from the
+arms, products and countries of the matching studies.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.db import connections
 from django.db.models import Count, Q, QuerySet
 
 from . import catalogue_counts
@@ -250,11 +254,102 @@ def _selected_values(filterset, name: str) -> set[str]:
     return {str(getattr(v, key, v)) for v in value}
 
 
+# Counting from the stored facet values (PostgreSQL) -------------------------------------
+
+# Facets stored as lists of codes, and as one value.
+LIST_FACETS = ("disease", "target", "construct", "costim", "cell_source", "country")
+VALUE_FACETS = ("phase", "status")
+# Filters that are no facet: applied through the study table.
+OTHER_FILTERS = ("q", "year_min", "year_max", "min_patients")
+
+
+def _uses_stored_values(filterset) -> bool:
+    return connections[filterset.queryset.db].vendor == "postgresql"
+
+
+def _conditions(filterset, without: str | None) -> tuple[list[str], list]:
+    """SQL conditions on studies_studyfacets (alias f) for every filter in use but
+    ``without``, with their parameters."""
+    sql, params = [], []
+    for name in filterset.FACETS:
+        selected = sorted(_selected_values(filterset, name))
+        if name == without or not selected:
+            continue
+        if name in LIST_FACETS:
+            sql.append(f"f.{name} ?| %s")
+        else:
+            sql.append(f"f.{name} = ANY(%s)")
+        params.append(selected)
+    studies = public_studies()
+    cleaned = filterset.form.cleaned_data
+    for name in OTHER_FILTERS:
+        if cleaned.get(name) not in (None, ""):
+            studies = filterset.filters[name].filter(studies, cleaned[name])
+    if studies.query.has_filters():
+        subquery, subquery_params = studies.order_by().values("pk").query.sql_with_params()
+        sql.append(f"f.study_id IN ({subquery})")
+        params.extend(subquery_params)
+    return sql, params
+
+
+def _where(conditions: list[str]) -> str:
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+# The key under which _stored_counts returns how many studies it counted over.
+MATCHED = "matched"
+
+
+def _stored_counts(filterset, names: list[str], without: str | None) -> dict[str, dict]:
+    """Studies per value of each facet in ``names``, under every filter but
+    ``without``'s, and their number under MATCHED: one pass over the matching rows
+    of the facet table."""
+    branches = [f"SELECT '{MATCHED}', ''"]
+    for name in names:
+        if name in LIST_FACETS:
+            branches.append(f"SELECT '{name}', x FROM jsonb_array_elements_text(f.{name}) x")
+        else:
+            branches.append(f"SELECT '{name}', f.{name} WHERE f.{name} <> ''")
+    conditions, params = _conditions(filterset, without)
+    sql = (
+        "SELECT v.facet, v.value, count(*) FROM studies_studyfacets f "
+        f"CROSS JOIN LATERAL ({' UNION ALL '.join(branches)}) v(facet, value) "
+        f"{_where(conditions)} GROUP BY v.facet, v.value"
+    )
+    counts: dict[str, dict] = {name: {} for name in names}
+    counts[MATCHED] = 0
+    with connections[filterset.queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        for facet, value, n in cursor.fetchall():
+            if facet == MATCHED:
+                counts[MATCHED] = n
+            else:
+                counts[facet][value] = n
+    return counts
+
+
+def _filtered_counts(filterset) -> dict[str, dict]:
+    """Each facet's counts under the other filters, for the facets whose studies
+    are filtered at all (the others read the stored unfiltered counts), and under
+    MATCHED how many studies match every filter."""
+    active = [name for name in filterset.FACETS if _selected_values(filterset, name)]
+    if not _conditions(filterset, None)[0]:
+        return {}
+    # The facets without a value chosen share every filter (and MATCHED).
+    shared = [name for name in filterset.FACETS if name not in active]
+    counts = _stored_counts(filterset, shared, None)
+    for name in active:
+        if _conditions(filterset, name)[0]:  # filters other than its own
+            counts[name] = _stored_counts(filterset, [name], name)[name]
+    return counts
+
+
 @dataclass
 class CatalogueFacets:
     facets: list[Facet]
-    # How many studies the catalogue lists when nothing filters them (stored with the
-    # counts), else None: the filtered list is counted as usual.
+    # How many studies the catalogue lists: stored with the counts when nothing
+    # filters them, counted from the facet table under filters on PostgreSQL, else
+    # None (the paginator counts the list).
     total: int | None
 
 
@@ -269,6 +364,19 @@ class _Stored:
         if self._counts is None:
             self._counts = unfiltered_facet_counts()
         return self._counts[key]
+
+
+def _labels(name: str, values: set[str], stored: _Stored) -> dict[str, str]:
+    """Labels of these values of a facet: those of the values the unfiltered facet
+    shows are stored with its counts; others are looked up (the values of a short
+    list of choices need no query)."""
+    labeller, choices = FACET_SOURCES[name][1:]
+    if choices:
+        return labeller(values)
+    labels = {value: label for value, label in stored["labels"][name].items() if value in values}
+    if missing := values - labels.keys():
+        labels.update(labeller(missing))
+    return labels
 
 
 def _options(name: str, counts: dict[str, int], labels: dict[str, str], selected: set[str]):
@@ -295,27 +403,25 @@ def catalogue_facets(filterset) -> CatalogueFacets:
     facets = []
     stored = _Stored()
     products: dict[tuple[str, str], dict] = {}  # product facets' counts, by their studies
+    by_table = _filtered_counts(filterset) if _uses_stored_values(filterset) else None
     for name in filterset.FACETS:
-        counter, labeller, _ = FACET_SOURCES[name]
+        counter = FACET_SOURCES[name][0]
         studies = filterset.filter_queryset_without(public_studies(), name).values("pk")
         selected = _selected_values(filterset, name)
-        if not studies.query.has_filters():
+        if by_table is not None and name in by_table:
+            counts = by_table[name]
+        elif not studies.query.has_filters():
             counts = stored[name]
-            labels = dict(stored["labels"][name])
-            missing = _labels_needed(name, counts, selected) - labels.keys()
-            if missing:  # selected values too rare to be shown unselected
-                labels.update(labeller(missing))
+        elif name in PRODUCT_FACETS:
+            # Product facets whose own filter is unused count over the same studies:
+            # one read of their products serves them all.
+            sql, params = studies.query.sql_with_params()
+            if (sql, repr(params)) not in products:
+                products[sql, repr(params)] = _count_products(studies)
+            counts = products[sql, repr(params)][name]
         else:
-            if name in PRODUCT_FACETS:
-                # Product facets whose own filter is unused count over the same
-                # studies: one read of their products serves them all.
-                sql, params = studies.query.sql_with_params()
-                if (sql, repr(params)) not in products:
-                    products[sql, repr(params)] = _count_products(studies)
-                counts = products[sql, repr(params)][name]
-            else:
-                counts = counter(studies)
-            labels = labeller(_labels_needed(name, counts, selected))
+            counts = counter(studies)
+        labels = _labels(name, _labels_needed(name, counts, selected), stored)
         options = _options(name, counts, labels, selected)
         shown = options[:FACET_OPTIONS_SHOWN]
         shown += [o for o in options[FACET_OPTIONS_SHOWN:] if o.selected]
@@ -330,5 +436,10 @@ def catalogue_facets(filterset) -> CatalogueFacets:
                 more=len(listed) - len(shown),
             )
         )
-    total = None if filterset.qs.query.has_filters() else stored["total"]
+    if not filterset.qs.query.has_filters():
+        total = stored["total"]
+    elif by_table:
+        total = by_table[MATCHED]
+    else:
+        total = None
     return CatalogueFacets(facets, total)

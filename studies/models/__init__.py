@@ -1,5 +1,5 @@
 from .arms import Arm, ArmProduct
-from .catalogue import CatalogueCounts
+from .catalogue import CatalogueCounts, StudyFacets
 from .constructs import CarConstruct, ConstructAlias
 from .patients import Patient, Person
 from .publications import Publication, PublicationAuthor, RegistryId, Study, StudyReport
@@ -34,6 +34,7 @@ __all__ = [
     "PublicationAuthor",
     "RegistryId",
     "Study",
+    "StudyFacets",
     "StudyReport",
     "Therapy",
 ]

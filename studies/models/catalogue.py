@@ -17,3 +17,30 @@ class CatalogueCounts(models.Model):
 
     def __str__(self) -> str:
         return "Catalogue counts"
+
+
+class StudyFacets(models.Model):
+    """One row per study: the values the catalogue's facets count, kept by
+    studies.facet_values so that counting them under filters reads this narrow table
+    alone (the study table carries titles and search documents, ~1 kB a study).
+
+    The list columns hold codes (construct ids as text), each once; ``disease`` holds
+    the broader diseases of the study's arm diseases too (SLE for lupus nephritis)."""
+
+    study = models.OneToOneField(
+        "studies.Study", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    phase = models.CharField(max_length=10, blank=True)
+    status = models.CharField(max_length=30, blank=True)
+    disease = models.JSONField(default=list)
+    target = models.JSONField(default=list)
+    construct = models.JSONField(default=list)
+    costim = models.JSONField(default=list)
+    cell_source = models.JSONField(default=list)
+    country = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name_plural = "study facets"
+
+    def __str__(self) -> str:
+        return f"Facets of study {self.study_id}"

@@ -39,6 +39,7 @@ from django.db import connection, transaction
 
 from ..catalogue_counts import catalogue_changed
 from ..denormalized import refresh_study_counts
+from ..facet_values import refresh_facet_values
 from ..models import CarConstruct, Publication, Study
 from ..search_documents import refresh_search_documents
 from .generator import DOI_PREFIX, REFERENCED, WRITE_ORDER, Generator, MissingVocabulary
@@ -190,6 +191,7 @@ def _write(writer: RowWriter, rows: dict, counts: Counter) -> None:
         study_ids = [row["id"] for row in rows[Study]]
         refresh_study_counts(study_ids)
         refresh_search_documents(study_ids)
+        refresh_facet_values(study_ids)
     catalogue_changed()
 
 

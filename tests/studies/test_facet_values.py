@@ -1,0 +1,160 @@
+"""The facet values stored per study (studies.facet_values) follow every edit that
+changes them, and the catalogue's facet counts from them agree with counting the
+arms, products and countries themselves."""
+
+import pytest
+from django.http import QueryDict
+
+from studies import facets
+from studies.facet_values import refresh_facet_values
+from studies.filtersets import StudyFilterSet
+from studies.models import StudyFacets, StudyReport
+from tests.factories import (
+    AntigenFactory,
+    ArmFactory,
+    ArmProductFactory,
+    CarConstructFactory,
+    CostimulatoryDomainFactory,
+    CountryFactory,
+    DiseaseFactory,
+    StudyFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def stored(study) -> dict:
+    row = StudyFacets.objects.get(study=study)
+    return {name: getattr(row, name) for name in ("phase", "status", *facets.LIST_FACETS)}
+
+
+def fresh(study) -> dict:
+    """What a refresh from the live rows writes."""
+    StudyFacets.objects.filter(study=study).delete()
+    refresh_facet_values([study.pk])
+    return stored(study)
+
+
+@pytest.fixture
+def sle():
+    return DiseaseFactory(code="sle")  # the seeded vocabulary's
+
+
+@pytest.fixture
+def nephritis(sle):
+    return DiseaseFactory(code="lupus-nephritis")  # under SLE
+
+
+def test_a_study_stores_its_values_with_the_broader_diseases(nephritis):
+    bcma = AntigenFactory(code="bcma")
+    costim = CostimulatoryDomainFactory(code="4-1bb")
+    construct = CarConstructFactory(targets=[AntigenFactory(code="cd19"), bcma])
+    construct.costimulatory_domains.add(costim)
+    product = ArmProductFactory(construct=construct, arm=ArmFactory(disease=nephritis))
+    study = product.arm.study
+    study.countries.add(CountryFactory(code="DE"))
+
+    assert stored(study) == {
+        "phase": "1",
+        "status": "recruiting",
+        "disease": ["lupus-nephritis", "sle"],
+        "target": ["bcma", "cd19"],
+        "construct": [str(construct.pk)],
+        "costim": ["4-1bb"],
+        "cell_source": ["autologous"],
+        "country": ["DE"],
+    }
+
+
+def test_every_kind_of_edit_keeps_the_stored_values(sle, nephritis):
+    product = ArmProductFactory(arm=ArmFactory(disease=sle))
+    arm, study, construct = product.arm, product.arm.study, product.construct
+
+    edits = [
+        lambda: setattr(arm, "disease", nephritis) or arm.save(),
+        lambda: ArmProductFactory(arm=arm, construct=CarConstructFactory(cell_source="allogeneic")),
+        lambda: construct.targets.add(AntigenFactory(code="cd20")),
+        lambda: construct.costimulatory_domains.add(CostimulatoryDomainFactory(code="cd28")),
+        lambda: setattr(construct, "cell_source", "allogeneic") or construct.save(),
+        lambda: setattr(study, "phase", "2") or study.save(),
+        lambda: study.countries.add(CountryFactory(code="FR")),
+        lambda: product.delete(),
+        lambda: setattr(nephritis, "code", "ln") or nephritis.save(),
+    ]
+    for edit in edits:
+        edit()
+        assert stored(study) == fresh(study)
+
+
+def test_an_arm_moved_to_another_study_leaves_the_first(sle):
+    arm = ArmFactory(disease=sle)
+    first, second = arm.study, StudyFactory()
+
+    arm.study = second
+    arm.save()
+
+    assert stored(first)["disease"] == []
+    assert stored(second)["disease"] == ["sle"]
+
+
+def test_deleting_a_study_after_its_rows_deletes_its_facet_values():
+    product = ArmProductFactory()
+    arm, study = product.arm, product.arm.study
+    product.delete()
+    arm.delete()
+    StudyReport.objects.filter(study=study).delete()
+    assert stored(study)["construct"] == []
+
+    study.delete()
+
+    assert not StudyFacets.objects.filter(study_id=study.pk).exists()
+
+
+def counted(query: str, *, from_table: bool, monkeypatch) -> tuple[dict, int]:
+    filterset = StudyFilterSet(QueryDict(query), queryset=facets.public_studies())
+    filterset.is_valid()
+    monkeypatch.setattr(facets, "_uses_stored_values", lambda _: from_table)
+    result = facets.catalogue_facets(filterset)
+    total = result.total if result.total is not None else filterset.qs.count()
+    return {f.name: {(o.value, o.count) for o in f.options} for f in result.facets}, total
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "query",
+    [
+        "disease=sle",
+        "disease=lupus-nephritis&phase=2",
+        "target=cd19&country=DE",
+        "target=bcma&target=cd19&cell_source=allogeneic",
+        "costim=cd28&status=recruiting",
+        "q=lupus&phase=1",
+        "year_min=2023&disease=sle",
+        "min_patients=5",
+    ],
+)
+def test_counts_from_the_stored_values_agree_with_counting_the_rows(
+    query, sle, nephritis, monkeypatch
+):
+    bcma, cd19 = AntigenFactory(code="bcma"), AntigenFactory(code="cd19")
+    cd28 = CostimulatoryDomainFactory(code="cd28")
+    germany = CountryFactory(code="DE")
+    constructs = [
+        CarConstructFactory(targets=[cd19]),
+        CarConstructFactory(targets=[bcma, cd19], cell_source="allogeneic"),
+        CarConstructFactory(targets=[bcma], costimulatory_domains=[cd28]),
+    ]
+    for i in range(9):
+        study = StudyFactory(phase="12"[i % 2], status=["recruiting", "completed"][i % 3 == 0])
+        arm = ArmFactory(study=study, disease=[sle, nephritis][i % 2], n_patients=i)
+        ArmProductFactory(arm=arm, construct=constructs[i % 3])
+        if i % 4:
+            ArmProductFactory(arm=ArmFactory(study=study, disease=sle), construct=constructs[0])
+        if i % 3:
+            study.countries.add(germany)
+
+    from_table = counted(query, from_table=True, monkeypatch=monkeypatch)
+    from_rows = counted(query, from_table=False, monkeypatch=monkeypatch)
+
+    assert from_table == from_rows
+    assert from_table[1] > 0 or query.startswith("q=")

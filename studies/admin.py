@@ -22,6 +22,7 @@ from .models import (
     CostimulatoryDomain,
     Country,
     Disease,
+    FilteredCounts,
     LymphodepletionRegimen,
     OutcomeMeasure,
     OutcomeResult,
@@ -519,3 +520,12 @@ class StudyFacetsAdmin(admin.ModelAdmin):
         "cell_source",
         "country",
     )
+
+
+@admin.register(FilteredCounts)
+class FilteredCountsAdmin(admin.ModelAdmin):
+    """Shown for inspection only: studies.catalogue_counts writes it."""
+
+    list_display = ("key", "version")
+    search_fields = ("key",)
+    readonly_fields = ("version", "counts")

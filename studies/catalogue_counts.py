@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Subquery
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from . import models
@@ -78,6 +78,31 @@ def unfiltered_counts(count: Callable[[], dict], keys: Iterable[str] = ()) -> di
     return counts
 
 
+def counts_under(key: str, count: Callable[[], dict]) -> dict:
+    """Counts under one filter value (``key``): stored ones while current, else
+    ``count()``, stored for the next requests, as :func:`unfiltered_counts` does."""
+    connection = transaction.get_connection()
+    if _uncommitted_change(connection):
+        return count()
+    version = models.CatalogueCounts.objects.filter(pk=ROW).values("version")
+    stored = (
+        models.FilteredCounts.objects.filter(key=key, version=Subquery(version))
+        .values_list("counts", flat=True)
+        .first()
+    )
+    if stored is not None:
+        return stored
+    current = version.first()
+    counts = count()
+    if current is not None:
+        # Stored under the version read before counting: a change committed meanwhile
+        # makes it stale at once rather than hiding that change.
+        models.FilteredCounts.objects.update_or_create(
+            key=key, defaults={"version": current["version"], "counts": counts}
+        )
+    return counts
+
+
 def _model_changed(sender, raw=False, **kwargs) -> None:
     if not raw:
         catalogue_changed()
@@ -93,7 +118,7 @@ def connect() -> None:
     tables (history rows and the stored counts and facets excepted)."""
     for name in models.__all__:
         model = getattr(models, name)
-        if model in (models.CatalogueCounts, models.StudyFacets):  # derived, not data
+        if model in (models.CatalogueCounts, models.FilteredCounts, models.StudyFacets):
             continue
         uid = f"catalogue-counts-{model._meta.label_lower}"
         post_save.connect(_model_changed, sender=model, dispatch_uid=f"{uid}-save")

@@ -328,6 +328,37 @@ def _stored_counts(filterset, names: list[str], without: str | None) -> dict[str
     return counts
 
 
+def _single_filter(filterset, without: str | None) -> tuple[str, str] | None:
+    """The facet and value when the filters in use but ``without``'s are one facet
+    with one value chosen, else None."""
+    cleaned = filterset.form.cleaned_data
+    if any(cleaned.get(name) not in (None, "") for name in OTHER_FILTERS):
+        return None
+    chosen = [
+        (name, values)
+        for name in filterset.FACETS
+        if name != without and (values := _selected_values(filterset, name))
+    ]
+    if len(chosen) != 1 or len(chosen[0][1]) != 1:
+        return None
+    name, values = chosen[0]
+    return name, next(iter(values))
+
+
+def _counts_over(filterset, names: list[str], without: str | None) -> dict[str, dict]:
+    """_stored_counts, stored per data version when the filters are one value of one
+    facet (a clinician's usual first step): the counts of every other facet under it
+    are then one read, as the unfiltered ones are."""
+    single = _single_filter(filterset, without)
+    if single is None:
+        return _stored_counts(filterset, names, without)
+    facet, value = single
+    others = [name for name in filterset.FACETS if name != facet]
+    return catalogue_counts.counts_under(
+        f"{facet}={value}", lambda: _stored_counts(filterset, others, without)
+    )
+
+
 def _filtered_counts(filterset) -> dict[str, dict]:
     """Each facet's counts under the other filters, for the facets whose studies
     are filtered at all (the others read the stored unfiltered counts), and under
@@ -337,10 +368,10 @@ def _filtered_counts(filterset) -> dict[str, dict]:
         return {}
     # The facets without a value chosen share every filter (and MATCHED).
     shared = [name for name in filterset.FACETS if name not in active]
-    counts = _stored_counts(filterset, shared, None)
+    counts = dict(_counts_over(filterset, shared, None))
     for name in active:
         if _conditions(filterset, name)[0]:  # filters other than its own
-            counts[name] = _stored_counts(filterset, [name], name)[name]
+            counts[name] = _counts_over(filterset, [name], name)[name]
     return counts
 
 

@@ -1,5 +1,5 @@
 from .arms import Arm, ArmProduct
-from .catalogue import CatalogueCounts, StudyFacets
+from .catalogue import CatalogueCounts, FilteredCounts, StudyFacets
 from .constructs import CarConstruct, ConstructAlias
 from .patients import Patient, Person
 from .publications import Publication, PublicationAuthor, RegistryId, Study, StudyReport
@@ -25,6 +25,7 @@ __all__ = [
     "CostimulatoryDomain",
     "Country",
     "Disease",
+    "FilteredCounts",
     "LymphodepletionRegimen",
     "OutcomeMeasure",
     "OutcomeResult",

@@ -44,3 +44,19 @@ class StudyFacets(models.Model):
 
     def __str__(self) -> str:
         return f"Facets of study {self.study_id}"
+
+
+class FilteredCounts(models.Model):
+    """Facet counts of the catalogue under one filter value (``key``, as
+    "disease=ssc"), stored by studies.catalogue_counts as the unfiltered counts are:
+    current while ``version`` equals CatalogueCounts.version."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    version = models.BigIntegerField()
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name_plural = "filtered counts"
+
+    def __str__(self) -> str:
+        return f"Counts under {self.key}"

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from studies.choices import IdentityEvidence, PublicationType, StudyDesign
-from studies.models import Patient, Person, Publication, RegistryId, Study
+from studies.models import FilteredCounts, Patient, Person, Publication, RegistryId, Study
 from tests.factories import (
     AdverseEventFactory,
     ArmProductFactory,
@@ -59,6 +59,8 @@ def add_to_catalogue(measure):
     OutcomeResultFactory(arm=arm)
     PatientAdverseEventFactory(patient=patient)
     AdverseEventFactory(arm=arm)
+    # The catalogue stores these on reading a page filtered by one value.
+    FilteredCounts.objects.update_or_create(key="phase=1", defaults={"version": 0})
     return patient
 
 

@@ -11,6 +11,7 @@ from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 
 from studies import facets as catalogue
+from studies.models import FilteredCounts
 from studies.filtersets import StudyFilterSet
 from tests.factories import ArmFactory, ArmProductFactory, CarConstructFactory, DiseaseFactory
 
@@ -122,3 +123,22 @@ def test_a_renamed_value_shows_its_new_name():
     filterset.is_valid()
     diseases = catalogue.catalogue_facets(filterset).facets[0]
     assert [o.label for o in diseases.options] == ["Systemic sclerosis (scleroderma)"]
+
+
+@pytest.mark.postgres
+def test_counts_under_one_filter_value_are_stored_until_the_data_changes():
+    ArmFactory()
+    ArmFactory(disease=DiseaseFactory(code="ssc", name="Systemic sclerosis"))
+    first = facet_counts("disease=ssc")
+    assert first["phase"] == {"1": 1}
+    assert FilteredCounts.objects.filter(key="disease=ssc").exists()
+
+    with CaptureQueriesContext(connection) as again:
+        assert facet_counts("disease=ssc") == first
+    assert not [q for q in again.captured_queries if "studies_studyfacets" in q["sql"]]
+
+    ArmFactory(disease=DiseaseFactory(code="ssc"))
+    assert facet_counts("disease=ssc")["phase"] == {"1": 2}
+    # Two values of one facet, or two facets, are counted each time.
+    assert facet_counts("disease=ssc&disease=sle")["phase"] == {"1": 3}
+    assert not FilteredCounts.objects.exclude(key="disease=ssc").exists()

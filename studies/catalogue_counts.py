@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.db import transaction
-from django.db.models import F, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from . import models
@@ -78,29 +78,39 @@ def unfiltered_counts(count: Callable[[], dict], keys: Iterable[str] = ()) -> di
     return counts
 
 
-def counts_under(key: str, count: Callable[[], dict]) -> dict:
-    """Counts under one filter value (``key``): stored ones while current, else
-    ``count()``, stored for the next requests, as :func:`unfiltered_counts` does."""
+def counts_under(key: str, names: Iterable[str], count: Callable[[list[str]], dict]) -> dict:
+    """Counts of ``names`` under one filter value (``key``): those stored at the
+    current version, and ``count(missing names)`` for the others, which are stored
+    with them for the next requests (as :func:`unfiltered_counts` does)."""
     connection = transaction.get_connection()
     if _uncommitted_change(connection):
-        return count()
-    version = models.CatalogueCounts.objects.filter(pk=ROW).values("version")
-    stored = (
-        models.FilteredCounts.objects.filter(key=key, version=Subquery(version))
-        .values_list("counts", flat=True)
+        return count(list(names))
+    row = (
+        models.CatalogueCounts.objects.filter(pk=ROW)
+        .annotate(
+            stored=Subquery(
+                models.FilteredCounts.objects.filter(key=key, version=OuterRef("version")).values(
+                    "counts"
+                )
+            )
+        )
+        .values_list("version", "stored")
         .first()
     )
-    if stored is not None:
+    if row is None:  # a flushed database: count without storing
+        return count(list(names))
+    version, stored = row
+    stored = stored or {}
+    missing = [name for name in names if name not in stored]
+    if not missing:
         return stored
-    current = version.first()
-    counts = count()
-    if current is not None:
-        # Stored under the version read before counting: a change committed meanwhile
-        # makes it stale at once rather than hiding that change.
-        models.FilteredCounts.objects.update_or_create(
-            key=key, defaults={"version": current["version"], "counts": counts}
-        )
-    return counts
+    # Stored under the version read before counting: a change committed meanwhile
+    # makes them stale at once rather than hiding that change.
+    stored = {**stored, **count(missing)}
+    models.FilteredCounts.objects.update_or_create(
+        key=key, defaults={"version": version, "counts": stored}
+    )
+    return stored
 
 
 def _model_changed(sender, raw=False, **kwargs) -> None:

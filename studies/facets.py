@@ -347,15 +347,14 @@ def _single_filter(filterset, without: str | None) -> tuple[str, str] | None:
 
 def _counts_over(filterset, names: list[str], without: str | None) -> dict[str, dict]:
     """_stored_counts, stored per data version when the filters are one value of one
-    facet (a clinician's usual first step): the counts of every other facet under it
-    are then one read, as the unfiltered ones are."""
+    facet (a clinician's usual first step): the facets' counts under it are then
+    one read, as the unfiltered ones are."""
     single = _single_filter(filterset, without)
     if single is None:
         return _stored_counts(filterset, names, without)
     facet, value = single
-    others = [name for name in filterset.FACETS if name != facet]
     return catalogue_counts.counts_under(
-        f"{facet}={value}", lambda: _stored_counts(filterset, others, without)
+        f"{facet}={value}", names, lambda missing: _stored_counts(filterset, missing, without)
     )
 
 

@@ -11,8 +11,8 @@ from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 
 from studies import facets as catalogue
-from studies.models import FilteredCounts
 from studies.filtersets import StudyFilterSet
+from studies.models import FilteredCounts
 from tests.factories import ArmFactory, ArmProductFactory, CarConstructFactory, DiseaseFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -142,3 +142,16 @@ def test_counts_under_one_filter_value_are_stored_until_the_data_changes():
     # Two values of one facet, or two facets, are counted each time.
     assert facet_counts("disease=ssc&disease=sle")["phase"] == {"1": 3}
     assert not FilteredCounts.objects.exclude(key="disease=ssc").exists()
+
+
+@pytest.mark.postgres
+def test_stored_counts_under_a_filter_gain_the_facets_asked_for_later():
+    ArmFactory(disease=DiseaseFactory(code="ssc", name="Systemic sclerosis"))
+
+    both = facet_counts("phase=1&disease=ssc")  # disease under phase 1, phase under SSc
+    assert set(FilteredCounts.objects.get(key="phase=1").counts) == {"disease", "matched"}
+    assert set(FilteredCounts.objects.get(key="disease=ssc").counts) == {"phase", "matched"}
+
+    assert facet_counts("phase=1")["disease"] == both["disease"] == {"ssc": 1}
+    others = set(StudyFilterSet.FACETS) - {"phase"}
+    assert set(FilteredCounts.objects.get(key="phase=1").counts) == others | {"matched"}

@@ -12,8 +12,10 @@ signals call it themselves, as studies.synthetic does.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from django.apps import apps as installed_apps
 from django.db.models import QuerySet
@@ -139,8 +141,37 @@ def _studies_of_constructs(constructs) -> QuerySet:
     )
 
 
+# Within deferred(): the ids of the studies to refresh at its end (ALL: every study).
+_pending: contextvars.ContextVar[set | None] = contextvars.ContextVar("facets", default=None)
+ALL = "all"
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Refresh the studies the receivers name once, when the block ends without an
+    error, instead of after each save (an import saves many rows of one study). Use
+    it inside the transaction: the refresh then commits with the rows."""
+    if _pending.get() is not None:  # already deferred by an outer block
+        yield
+        return
+    token = _pending.set(set())
+    try:
+        yield
+        pending = _pending.get()
+    finally:
+        _pending.reset(token)
+    if pending:
+        _refresh(None if ALL in pending else pending)
+
+
 def _refresh(study_ids) -> None:
-    refresh_facet_values(study_ids, existing_only=True)
+    pending = _pending.get()
+    if pending is None:
+        refresh_facet_values(study_ids, existing_only=True)
+    elif study_ids is None:
+        pending.add(ALL)
+    else:
+        pending.update(study_ids)  # a queryset is read now: its rows may change later
 
 
 def study_saved(sender, instance, created, raw=False, **kwargs) -> None:

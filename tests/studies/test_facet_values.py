@@ -2,13 +2,17 @@
 changes them, and the catalogue's facet counts from them agree with counting the
 arms, products and countries themselves."""
 
+import json
+from pathlib import Path
+
 import pytest
 from django.http import QueryDict
 
-from studies import facets
+from studies import facet_values, facets
+from studies.bundles import import_bundle
 from studies.facet_values import refresh_facet_values
 from studies.filtersets import StudyFilterSet
-from studies.models import StudyFacets, StudyReport
+from studies.models import Study, StudyFacets, StudyReport
 from tests.factories import (
     AntigenFactory,
     ArmFactory,
@@ -21,6 +25,8 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+BUNDLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mackensen-2022-bundle.json"
 
 
 def stored(study) -> dict:
@@ -158,3 +164,45 @@ def test_counts_from_the_stored_values_agree_with_counting_the_rows(
 
     assert from_table == from_rows
     assert from_table[1] > 0 or query.startswith("q=")
+
+
+def test_deferred_refreshes_each_study_once_at_the_end(sle, nephritis):
+    product = ArmProductFactory(arm=ArmFactory(disease=sle))
+    study = product.arm.study
+
+    with facet_values.deferred():
+        ArmFactory(study=study, disease=nephritis)
+        ArmProductFactory(arm=product.arm, construct=CarConstructFactory(cell_source="allogeneic"))
+        study.countries.add(CountryFactory(code="FR"))
+        assert stored(study)["country"] == []  # not yet
+
+    assert stored(study) == fresh(study)
+    assert stored(study)["country"] == ["FR"]
+    assert stored(study)["cell_source"] == ["allogeneic", "autologous"]
+
+
+def test_a_failed_deferred_block_refreshes_nothing(sle):
+    study = ArmFactory(disease=sle).study
+    with pytest.raises(RuntimeError), facet_values.deferred():
+        study.countries.add(CountryFactory(code="FR"))
+        raise RuntimeError("the import failed")
+
+    assert stored(study)["country"] == []
+
+
+def test_a_bundle_import_and_its_reimport_keep_the_stored_values(curator):
+    document = json.loads(BUNDLE.read_text())
+    import_bundle(document, user=curator)
+    studies = list(Study.objects.all())
+    assert studies
+    before = {study.pk: stored(study) for study in studies}
+    assert any(values["construct"] for values in before.values())
+
+    for study in document["studies"]:
+        for arm in study["arms"]:
+            arm["disease"] = "ssc"
+    import_bundle(document, user=curator)
+
+    for study in studies:
+        assert stored(study) == fresh(study)
+        assert "ssc" in stored(study)["disease"] or not stored(study)["disease"]

@@ -22,6 +22,17 @@ from django.db.models import QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from . import stored_values
+from .models import (
+    Antigen,
+    Arm,
+    ArmProduct,
+    CarConstruct,
+    CostimulatoryDomain,
+    Country,
+    Disease,
+    Study,
+    StudyFacets,
+)
 
 LISTS = ("disease", "target", "construct", "costim", "cell_source", "country")
 
@@ -52,16 +63,17 @@ def refresh_facet_values(
     many. ``existing_only`` updates rows that exist and makes none: receivers of a
     deletion may run while the study itself is being deleted. ``apps`` lets a data
     migration pass its historical models."""
-    model = apps.get_model("studies", "StudyFacets")
-    Study = apps.get_model("studies", "Study")
+    # Models from ``apps`` (a migration's are historical), not the module's imports.
+    facets_model = apps.get_model("studies", "StudyFacets")
+    study_model = apps.get_model("studies", "Study")
     ids = None
     if study_ids is not None:
         ids = sorted({pk for pk in study_ids if pk is not None})
         if not ids:
             return 0
-    studies = _restricted(Study.objects.all(), "pk", ids)
+    studies = _restricted(study_model.objects.all(), "pk", ids)
     if existing_only:
-        studies = studies.filter(pk__in=model.objects.values("study"))
+        studies = studies.filter(pk__in=facets_model.objects.values("study"))
     values: dict[int, dict[str, set]] = {}
     for pk, phase, status in studies.values_list("pk", "phase", "status").order_by():
         values[pk] = {"phase": phase, "status": status, **{name: set() for name in LISTS}}
@@ -92,12 +104,12 @@ def refresh_facet_values(
                 if value:
                     row[name].add(value)
 
-    countries = _restricted(Study.countries.through.objects.all(), "study", ids)
+    countries = _restricted(study_model.countries.through.objects.all(), "study", ids)
     for study, code in countries.values_list("study", "country__code").order_by():
         values[study]["country"].add(code)
 
     rows = [
-        model(
+        facets_model(
             study_id=pk,
             phase=row["phase"],
             status=row["status"],
@@ -105,7 +117,7 @@ def refresh_facet_values(
         )
         for pk, row in values.items()
     ]
-    model.objects.bulk_create(
+    facets_model.objects.bulk_create(
         rows,
         batch_size=2000,
         update_conflicts=True,
@@ -118,24 +130,7 @@ def refresh_facet_values(
 # Receivers -------------------------------------------------------------------------------
 
 
-def _models():
-    from .models import (
-        Antigen,
-        Arm,
-        ArmProduct,
-        CarConstruct,
-        CostimulatoryDomain,
-        Country,
-        Disease,
-        Study,
-    )
-
-    return Antigen, Arm, ArmProduct, CarConstruct, CostimulatoryDomain, Country, Disease, Study
-
-
 def _studies_of_constructs(constructs) -> QuerySet:
-    from .models import ArmProduct
-
     return ArmProduct.objects.filter(construct__in=constructs).values_list(
         "arm__study_id", flat=True
     )
@@ -176,8 +171,6 @@ def _refresh(study_ids) -> None:
 
 def study_saved(sender, instance, created, raw=False, **kwargs) -> None:
     """A new study has no arms or countries yet: its row holds its phase and status."""
-    from .models import StudyFacets
-
     if raw:
         return
     if created:
@@ -198,8 +191,6 @@ def arm_changed(sender, instance, raw=False, **kwargs) -> None:
 def product_changed(sender, instance, raw=False, **kwargs) -> None:
     if raw:
         return
-    from .models import Arm
-
     arms = {instance.arm_id, stored_values.before(instance, "arm_id")}
     _refresh(Arm.objects.filter(pk__in=arms - {None}).values_list("study_id", flat=True))
 
@@ -214,8 +205,8 @@ def construct_relation_changed(sender, instance, action, reverse, pk_set, **kwar
     if action not in ("post_add", "post_remove", "post_clear"):
         return
     if reverse:  # instance is the antigen or domain; pk_set the constructs (None on clear)
-        field = "targets" if sender is _models()[3].targets.through else "costimulatory_domains"
-        constructs = pk_set or _models()[3].objects.filter(**{field: instance}).values("pk")
+        field = "targets" if sender is CarConstruct.targets.through else "costimulatory_domains"
+        constructs = pk_set or CarConstruct.objects.filter(**{field: instance}).values("pk")
         if action == "post_clear":
             _refresh(None)  # which constructs it left is no longer known
             return
@@ -244,7 +235,6 @@ def code_changed(sender, instance, created, raw=False, **kwargs) -> None:
 
 
 def connect() -> None:
-    Antigen, Arm, ArmProduct, CarConstruct, CostimulatoryDomain, Country, Disease, Study = _models()
     stored_values.watch(Study, "phase", "status")
     post_save.connect(study_saved, sender=Study, dispatch_uid="facets-study")
     stored_values.watch(Arm, "study_id")

@@ -31,11 +31,7 @@ from .models import (
     Disease,
     Study,
 )
-from .visibility import public
-
-
-def public_studies() -> QuerySet[Study]:
-    return public(Study.objects.all())
+from .visibility import public, public_studies
 
 
 @dataclass
@@ -256,9 +252,9 @@ def _selected_values(filterset, name: str) -> set[str]:
 
 # Counting from the stored facet values (PostgreSQL) -------------------------------------
 
-# Facets stored as lists of codes, and as one value.
+# Facets stored as lists of codes (phase and status hold one value). The SQL below
+# names columns after these and the filterset's FACETS, never after request input.
 LIST_FACETS = ("disease", "target", "construct", "costim", "cell_source", "country")
-VALUE_FACETS = ("phase", "status")
 # Filters that are no facet: applied through the study table.
 OTHER_FILTERS = ("q", "year_min", "year_max", "min_patients")
 

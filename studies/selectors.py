@@ -28,12 +28,7 @@ from .models import (
     StudyReport,
 )
 from .summary import antigen_order
-from .visibility import public
-
-
-def public_studies() -> QuerySet[Study]:
-    return public(Study.objects.all())
-
+from .visibility import public, public_studies
 
 # Catalogue -----------------------------------------------------------------------------------
 

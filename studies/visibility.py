@@ -16,8 +16,14 @@ walks every public URL to check that unaccepted data never shows).
 
 from django.db.models import QuerySet
 
+from .models import Study
+
 
 def public(queryset: QuerySet) -> QuerySet:
     """Rows visible to anonymous users: every live row, since only accepted data is
     written to the live tables."""
     return queryset
+
+
+def public_studies() -> QuerySet:
+    return public(Study.objects.all())

@@ -132,7 +132,7 @@ def raw_study_list(request):
     return HttpResponse(body, content_type="application/json")
 
 
-# The catalogue's rows (studies/selectors.py catalogue_rows), newest first as on the page,
+# The catalogue's rows (studies/listing.py list_rows), newest first as on the page,
 # by the columns stored on the study (studies/denormalized.py) as the page reads them.
 CATALOGUE_ROWS = """
 WITH page AS (

@@ -204,15 +204,12 @@ def construct_relation_changed(sender, instance, action, reverse, pk_set, **kwar
     """A construct's targets or costimulatory domains changed (from either side)."""
     if action not in ("post_add", "post_remove", "post_clear"):
         return
-    if reverse:  # instance is the antigen or domain; pk_set the constructs (None on clear)
-        field = "targets" if sender is CarConstruct.targets.through else "costimulatory_domains"
-        constructs = pk_set or CarConstruct.objects.filter(**{field: instance}).values("pk")
-        if action == "post_clear":
-            _refresh(None)  # which constructs it left is no longer known
-            return
-    else:
-        constructs = [instance.pk]
-    _refresh(_studies_of_constructs(constructs))
+    if not reverse:
+        _refresh(_studies_of_constructs([instance.pk]))
+    elif action == "post_clear":  # an antigen or domain left all its constructs
+        _refresh(None)  # which ones is no longer known
+    else:  # instance is the antigen or domain, pk_set its constructs
+        _refresh(_studies_of_constructs(pk_set))
 
 
 def countries_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:

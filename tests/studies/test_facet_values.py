@@ -81,6 +81,7 @@ def test_every_kind_of_edit_keeps_the_stored_values(sle, nephritis):
         lambda: ArmProductFactory(arm=arm, construct=CarConstructFactory(cell_source="allogeneic")),
         lambda: construct.targets.add(AntigenFactory(code="cd20")),
         lambda: construct.costimulatory_domains.add(CostimulatoryDomainFactory(code="cd28")),
+        lambda: construct.targets.remove(AntigenFactory(code="cd20")),
         lambda: setattr(construct, "cell_source", "allogeneic") or construct.save(),
         lambda: setattr(study, "phase", "2") or study.save(),
         lambda: study.countries.add(CountryFactory(code="FR")),

@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q
 
-from . import facet_values
+from . import study_refresh
 from .choices import (
     Administration,
     AdverseEventType,
@@ -512,7 +512,7 @@ def import_bundle(document: dict, *, user) -> ImportSummary:
         raise BundleInvalid(errors)
     importer = _Importer(document, user)
     try:
-        with transaction.atomic(), facet_values.deferred():
+        with transaction.atomic(), study_refresh.deferred():
             importer.run()
             if importer.errors:
                 raise BundleInvalid(importer.errors)

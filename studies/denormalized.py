@@ -12,7 +12,8 @@ call it for every ORM save or delete that can change them (reports, arms, a
 publication's year, the study itself, whose save writes the values it had in
 memory), so the admin, the bundle importer, curation and the demo loader keep them
 without knowing. Writers that bypass signals (``bulk_create``, COPY,
-``queryset.update()``) call it themselves, as studies.synthetic does.
+``queryset.update()``) call it themselves, as studies.synthetic does. Within
+studies.study_refresh.deferred() the receivers' refreshes wait for the block's end.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Iterable
 from django.db.models import Min, OuterRef, Subquery, Sum
 from django.db.models.signals import post_delete, post_save
 
-from . import stored_values
+from . import stored_values, study_refresh
 from .models import Arm, Publication, Study, StudyReport
 from .visibility import public
 
@@ -53,28 +54,32 @@ def refresh_study_counts(study_ids: Iterable[int] | None = None) -> int:
     return studies.update(first_year=Subquery(years), patient_count=Subquery(sizes))
 
 
+def _refresh(study_ids) -> None:
+    study_refresh.refresh(refresh_study_counts, study_ids)
+
+
 def study_row_saved(sender, instance, raw=False, **kwargs) -> None:
     if raw:
         return
     # A save that moves the row to another study changes the study it left too.
-    refresh_study_counts({instance.study_id, stored_values.before(instance, "study_id")})
+    _refresh({instance.study_id, stored_values.before(instance, "study_id")})
 
 
 def study_row_deleted(sender, instance, **kwargs) -> None:
-    refresh_study_counts([instance.study_id])
+    _refresh([instance.study_id])
 
 
 def publication_saved(sender, instance, created, raw=False, **kwargs) -> None:
     if raw or created or not stored_values.changed(instance, "year"):
         return  # a new publication reports no study yet; only the year counts here
-    refresh_study_counts(
+    _refresh(
         StudyReport.objects.filter(publication_id=instance.pk).values_list("study_id", flat=True)
     )
 
 
 def study_saved(sender, instance, raw=False, **kwargs) -> None:
     if not raw:
-        refresh_study_counts([instance.pk])
+        _refresh([instance.pk])
 
 
 def connect() -> None:

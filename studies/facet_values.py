@@ -7,21 +7,21 @@ receivers below call it after every ORM save or delete that can change a study's
 values: the study itself (phase, status, countries), its arms (disease), their
 products, a used construct (cell source, targets, costimulatory domains) and a
 vocabulary value's code or a disease's place under a broader one. Writers that bypass
-signals call it themselves, as studies.synthetic does.
+signals call it themselves, as studies.synthetic does. Within
+studies.study_refresh.deferred() the receivers' refreshes wait for the block's end.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from django.apps import apps as installed_apps
 from django.db.models import QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from . import stored_values
+from . import stored_values, study_refresh
+from .disease_tree import disease_tree
 from .models import (
     Antigen,
     Arm,
@@ -39,17 +39,9 @@ LISTS = ("disease", "target", "construct", "costim", "cell_source", "country")
 
 def _ancestors(diseases) -> dict[int, list[str]]:
     """Each disease id -> its code and its broader diseases' codes."""
-    rows = {pk: (code, parent) for pk, code, parent in diseases.values_list("pk", "code", "parent")}
-    result = {}
-    for pk in rows:
-        codes, node, seen = [], pk, set()
-        while node is not None and node not in seen:  # a cycle cannot loop forever
-            seen.add(node)
-            code, parent = rows[node]
-            codes.append(code)
-            node = parent
-        result[pk] = codes
-    return result
+    codes = dict(diseases.values_list("pk", "code"))
+    tree = disease_tree(diseases)
+    return {pk: [codes[node] for node in tree.lineage(pk)] for pk in codes}
 
 
 def _restricted(queryset: QuerySet, path: str, ids) -> QuerySet:
@@ -136,37 +128,13 @@ def _studies_of_constructs(constructs) -> QuerySet:
     )
 
 
-# Within deferred(): the ids of the studies to refresh at its end (ALL: every study).
-_pending: contextvars.ContextVar[set | None] = contextvars.ContextVar("facets", default=None)
-ALL = "all"
-
-
-@contextlib.contextmanager
-def deferred() -> Iterator[None]:
-    """Refresh the studies the receivers name once, when the block ends without an
-    error, instead of after each save (an import saves many rows of one study). Use
-    it inside the transaction: the refresh then commits with the rows."""
-    if _pending.get() is not None:  # already deferred by an outer block
-        yield
-        return
-    token = _pending.set(set())
-    try:
-        yield
-        pending = _pending.get()
-    finally:
-        _pending.reset(token)
-    if pending:
-        _refresh(None if ALL in pending else pending)
+def _refresh_existing(study_ids) -> None:
+    # Receivers of a deletion may run while the study itself is being deleted.
+    refresh_facet_values(study_ids, existing_only=True)
 
 
 def _refresh(study_ids) -> None:
-    pending = _pending.get()
-    if pending is None:
-        refresh_facet_values(study_ids, existing_only=True)
-    elif study_ids is None:
-        pending.add(ALL)
-    else:
-        pending.update(study_ids)  # a queryset is read now: its rows may change later
+    study_refresh.refresh(_refresh_existing, study_ids)
 
 
 def study_saved(sender, instance, created, raw=False, **kwargs) -> None:

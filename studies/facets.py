@@ -21,6 +21,7 @@ from django.db.models import Count, Q, QuerySet
 
 from . import catalogue_counts
 from .choices import CellSource, Phase, StudyStatus
+from .disease_tree import DiseaseTree
 from .models import (
     Antigen,
     Arm,
@@ -75,16 +76,10 @@ def _count_disease(studies: QuerySet) -> dict[str, int]:
 
     One pass over the arms, with a distinct count per disease and its narrower ones
     (the vocabulary is small); nothing per study comes back to Python."""
+    # Read here, not from the codes' cache: these counts are stored per data version.
     diseases = list(Disease.objects.values_list("pk", "code", "parent_id"))
-    parents = {pk: parent for pk, _, parent in diseases}
     codes = {pk: code for pk, code, _ in diseases}
-    narrower: dict[int, set[int]] = defaultdict(set)
-    for pk in parents:
-        node, seen = pk, set()
-        while node is not None and node not in seen:  # itself and each broader disease
-            seen.add(node)
-            narrower[node].add(pk)
-            node = parents.get(node)
+    narrower = DiseaseTree({pk: parent for pk, _, parent in diseases}).below
     arms = _of_studies(public(Arm.objects.all()), "study", studies).order_by()
     counts = arms.aggregate(
         **{

@@ -13,8 +13,9 @@ below call it after every ORM save or delete that changes a study's text (the st
 itself, its reports, a reported publication, its arms' products, a used construct's
 name or aliases, its registry ids), as studies.denormalized does for its columns.
 Writers that bypass signals (``bulk_create``, COPY, ``queryset.update()``) call it
-themselves, as studies.synthetic does. Other databases keep the columns empty:
-search there uses the fallback in studies.search.
+themselves, as studies.synthetic does. Within studies.study_refresh.deferred()
+the receivers' refreshes wait for the block's end. Other databases keep the columns
+empty: search there uses the fallback in studies.search.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from django.db.models import OuterRef, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Coalesce, Concat, Upper
 from django.db.models.signals import post_delete, post_save
 
-from . import stored_values
+from . import stored_values, study_refresh
 from .models import (
     Arm,
     ArmProduct,
@@ -166,27 +167,31 @@ OWNER = {
 }
 
 
+def _refresh(study_ids) -> None:
+    study_refresh.refresh(refresh_search_documents, study_ids)
+
+
 def row_saved(sender, instance, raw=False, **kwargs) -> None:
     if raw:
         return
-    refresh_search_documents(_studies_of(sender, instance))
+    _refresh(_studies_of(sender, instance))
     owner = OWNER.get(sender)
     old = stored_values.before(instance, owner) if owner else None
     if old is not None and old != getattr(instance, owner):
         # Moved (a report to another study, an alias to another construct): the
         # studies it left lose its text.
-        refresh_search_documents(_studies_of(sender, sender(**{owner: old})))
+        _refresh(_studies_of(sender, sender(**{owner: old})))
 
 
 def row_deleted(sender, instance, **kwargs) -> None:
-    refresh_search_documents(_studies_of(sender, instance))
+    _refresh(_studies_of(sender, instance))
 
 
 def text_saved(sender, instance, created, raw=False, **kwargs) -> None:
     """A publication or construct saved: its studies are refreshed if its text
     changed (a new one belongs to no study yet)."""
     if not raw and not created and stored_values.changed(instance, *TEXT_FIELDS[sender]):
-        refresh_search_documents(_studies_of(sender, instance))
+        _refresh(_studies_of(sender, instance))
 
 
 def connect() -> None:

@@ -11,6 +11,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 
 from . import facets
 from .choices import TimePoint
+from .filtersets.codes import vocabulary_codes
 from .listing import ListRow, list_rows
 from .models import (
     AdverseEvent,
@@ -318,10 +319,8 @@ def diseases_with_counts() -> list[Disease]:
 def disease_studies(disease: Disease) -> NewestStudies:
     """The newest public studies of the disease or a narrower one (lupus nephritis
     under SLE), as the catalogue filtered by the disease lists them."""
-    # Narrower diseases resolved to ids first (a small table), as the catalogue's disease
-    # filter does: arms are then matched on their indexed disease column alone.
-    diseases = Disease.objects.filter(
-        Q(pk=disease.pk) | Q(parent=disease) | Q(parent__parent=disease)
-    ).values_list("pk", flat=True)
-    arms = public(Arm.objects.filter(disease__in=list(diseases)))
+    # Narrower diseases resolved to ids first, as the catalogue's disease filter does:
+    # arms are then matched on their indexed disease column alone.
+    diseases = vocabulary_codes().narrower_diseases([disease.pk])
+    arms = public(Arm.objects.filter(disease__in=diseases))
     return _newest(public_studies().filter(pk__in=arms.values("study_id")))

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db.models import Count, Max, Min, Prefetch, QuerySet
 from django.db.models.functions import Lower
 
+from studies.filtersets.codes import vocabulary_codes
 from studies.models import Arm, Disease, Publication, PublicationAuthor, Study
 from studies.summary import RESPONSE, Contribution, MetricResult, Rate
 
@@ -43,13 +44,7 @@ def disease_target_summaries(
 
 def disease_summaries(disease: Disease) -> list[DiseaseTargetSummary]:
     """The rows of a disease and of its narrower diseases (SLE with lupus nephritis)."""
-    narrower = {disease.pk}
-    frontier = {disease.pk}
-    while frontier:  # one query per level of the (shallow) disease tree
-        frontier = set(
-            Disease.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)
-        ) - narrower
-        narrower |= frontier
+    narrower = set(vocabulary_codes().narrower_diseases([disease.pk]))
     rows = [row for row in disease_target_summaries() if row.disease_id in narrower]
     return rows
 

@@ -35,6 +35,7 @@ from ..choices import (
     TimePoint,
     Vector,
 )
+from ..facet_values import refresh_facet_values
 from ..models import (
     AdverseEvent,
     Antigen,
@@ -721,8 +722,10 @@ class ArmWrite(CleanedModelSerializer):
             )
             for product in products
         )
-        # bulk_create sends no signals: the study's search document names its products.
+        # bulk_create sends no signals: the study's search document names its products,
+        # its facet values their targets and constructs.
         refresh_search_documents([arm.study_id])
+        refresh_facet_values([arm.study_id])
 
 
 class PatientWrite(CleanedModelSerializer):

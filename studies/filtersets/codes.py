@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from ..disease_tree import disease_tree
 from ..models import Antigen, CostimulatoryDomain, Country, Disease
 
 CACHE_KEY = "studies:vocabulary-codes:1"
@@ -36,8 +37,8 @@ class VocabularyCodes:
     narrower: dict[int, tuple[int, ...]]  # disease id -> it and the diseases under it
 
     def narrower_diseases(self, ids) -> list[int]:
-        """The diseases ids and those under them, two levels down (lupus nephritis
-        under SLE), as the catalogue's disease filter means them."""
+        """The diseases ids and those under them (lupus nephritis under SLE), as the
+        catalogue's disease filter means them."""
         return sorted({narrower for pk in ids for narrower in self.narrower.get(pk, (pk,))})
 
 
@@ -53,14 +54,8 @@ def _load() -> VocabularyCodes:
     ids = {
         name: dict(model.objects.values_list("code", "pk")) for name, model in VOCABULARIES.items()
     }
-    parents = dict(Disease.objects.values_list("pk", "parent_id"))
-    narrower = {pk: [pk] for pk in parents}
-    for pk, parent in parents.items():
-        if parent is not None:
-            narrower[parent].append(pk)
-            if parents[parent] is not None:
-                narrower[parents[parent]].append(pk)
-    return VocabularyCodes(ids, {pk: tuple(pks) for pk, pks in narrower.items()})
+    tree = disease_tree(Disease.objects.all())
+    return VocabularyCodes(ids, {pk: tuple(sorted(pks)) for pk, pks in tree.below.items()})
 
 
 def forget_codes(**kwargs) -> None:

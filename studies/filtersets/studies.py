@@ -9,7 +9,7 @@ import functools
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -27,6 +27,7 @@ from ..models import (
 )
 from ..search import RANK, search_studies
 from ..visibility import public
+from .codes import vocabulary_codes
 
 YEAR_BOUNDS = {"min_value": 1950, "max_value": 2100}
 
@@ -142,10 +143,6 @@ class StudyFilterSet(django_filters.FilterSet):
         "country",
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._narrower: dict[tuple, list[int]] = {}  # see _with_narrower
-
     def filter_queryset(self, queryset: QuerySet[Study]) -> QuerySet[Study]:
         queryset = super().filter_queryset(queryset)
         return queryset.order_by(*SORTS[self.sort_key])
@@ -185,20 +182,9 @@ class StudyFilterSet(django_filters.FilterSet):
         # The chosen diseases and their narrower ones first (a small table), as ids: arms
         # are then matched on their indexed disease column alone, and the planner sees
         # values it has statistics for.
-        arms = public(Arm.objects.filter(disease__in=self._with_narrower(value)))
+        diseases = vocabulary_codes().narrower_diseases(disease.pk for disease in value)
+        arms = public(Arm.objects.filter(disease__in=diseases))
         return queryset.filter(pk__in=arms.values("study_id"))
-
-    def _with_narrower(self, diseases) -> list[int]:
-        """Ids of the diseases and their narrower ones, looked up once per filterset (the
-        catalogue applies the filter once per facet)."""
-        chosen = tuple(sorted(disease.pk for disease in diseases))
-        known = self._narrower
-        if chosen not in known:
-            rows = Disease.objects.filter(
-                Q(pk__in=chosen) | Q(parent__in=chosen) | Q(parent__parent__in=chosen)
-            )
-            known[chosen] = list(rows.values_list("pk", flat=True))
-        return known[chosen]
 
     @_unless_empty
     @extend_schema_field(OpenApiTypes.STR)

@@ -207,3 +207,22 @@ def test_products_written_through_the_api_are_found_by_search(staff_client, erla
     found = staff_client.get("/api/v1/studies/", {"search": "FINDME-CAR19"}).json()
 
     assert [row["id"] for row in found["results"]] == [arm.study_id]
+
+
+def test_products_written_through_the_api_reach_the_catalogue_facets(staff_client, erlangen):
+    from studies.models import StudyFacets
+    from tests.factories import CarConstructFactory
+
+    construct = CarConstructFactory(name="FACET-CAR", cell_source="allogeneic")
+    arm = erlangen["arm"]
+    response = staff_client.patch(
+        f"/api/v1/arms/{arm.pk}/",
+        {"products": [{"construct": construct.pk, "dose_value": 500000,
+                       "dose_unit": "cells_per_kg"}]},
+        format="json",
+    )
+    assert response.status_code == 200
+
+    stored = StudyFacets.objects.get(study_id=arm.study_id)
+    assert stored.construct == [str(construct.pk)]
+    assert stored.cell_source == ["allogeneic"]

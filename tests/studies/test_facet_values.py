@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.http import QueryDict
 
-from studies import facet_values, facets
+from studies import facets, study_refresh
 from studies.bundles import import_bundle
 from studies.facet_values import refresh_facet_values
 from studies.filtersets import StudyFilterSet
@@ -171,7 +171,7 @@ def test_deferred_refreshes_each_study_once_at_the_end(sle, nephritis):
     product = ArmProductFactory(arm=ArmFactory(disease=sle))
     study = product.arm.study
 
-    with facet_values.deferred():
+    with study_refresh.deferred():
         ArmFactory(study=study, disease=nephritis)
         ArmProductFactory(arm=product.arm, construct=CarConstructFactory(cell_source="allogeneic"))
         study.countries.add(CountryFactory(code="FR"))
@@ -184,7 +184,7 @@ def test_deferred_refreshes_each_study_once_at_the_end(sle, nephritis):
 
 def test_a_failed_deferred_block_refreshes_nothing(sle):
     study = ArmFactory(disease=sle).study
-    with pytest.raises(RuntimeError), facet_values.deferred():
+    with pytest.raises(RuntimeError), study_refresh.deferred():
         study.countries.add(CountryFactory(code="FR"))
         raise RuntimeError("the import failed")
 
@@ -207,3 +207,18 @@ def test_a_bundle_import_and_its_reimport_keep_the_stored_values(curator):
     for study in studies:
         assert stored(study) == fresh(study)
         assert "ssc" in stored(study)["disease"] or not stored(study)["disease"]
+
+
+def test_deferred_refreshes_every_kind_of_stored_value_at_the_end(sle):
+    """The catalogue's columns and the search document wait for the block too."""
+    from studies.models import Study as StudyModel
+    from tests.factories import PublicationFactory, StudyReportFactory
+
+    study = ArmFactory(disease=sle, n_patients=3).study
+    with study_refresh.deferred():
+        ArmFactory(study=study, disease=sle, n_patients=4)
+        StudyReportFactory(study=study, publication=PublicationFactory(year=2021))
+        assert StudyModel.objects.get(pk=study.pk).patient_count == 3  # not yet
+
+    row = StudyModel.objects.get(pk=study.pk)
+    assert (row.patient_count, row.first_year) == (7, 2021)

@@ -5,6 +5,7 @@ The worker is a subprocess on the test database, so these tests commit
 (transaction=True; serialized_rollback brings back the seeded vocabularies)."""
 
 import copy
+import math
 import time
 from unittest import mock
 
@@ -113,15 +114,19 @@ def test_fifty_edits_in_one_window_refresh_the_study_at_most_twice(worker, setti
     key = services.study_key(arm.study_id)
     before = RefreshRun.objects.count()
 
+    started = time.monotonic()
     for size in range(1, 51):
         with transaction.atomic():
             arm.n_patients = size
             arm.save()
+    # On a loaded machine the edits may outlast one window: one refresh per window
+    # they spanned, and one for the window the last edit opened.
+    windows = math.ceil((time.monotonic() - started) / settings.SUMMARIES_COALESCE_SECONDS)
 
     wait_for(nothing_pending, timeout=30, what=f"the edits to be refreshed\n{worker.output()}")
     assert differences(stored_tables(), expected_tables()) == []
     runs = [run for run in RefreshRun.objects.order_by("pk")[before:] if key in run.keys]
-    assert 1 <= len(runs) <= 2
+    assert 1 <= len(runs) <= max(2, windows + 1)
 
 
 def test_a_worker_killed_mid_refresh_loses_nothing(worker, coalesce):

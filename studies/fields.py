@@ -1,4 +1,6 @@
-"""Model fields that normalise identifiers on every write and lookup."""
+"""Model fields: identifiers normalised on every write and lookup, and lists of codes."""
+
+import json
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -72,3 +74,37 @@ class RegistryIdentifierField(models.CharField):
         value = self._normalize(getattr(model_instance, self.attname))
         setattr(model_instance, self.attname, value)
         return value
+
+
+class CodeListField(models.Field):
+    """A list of codes: ``text[]`` on PostgreSQL, JSON text elsewhere.
+
+    The catalogue counts facet values by unnesting these lists under filters; an
+    array unnests several times faster than jsonb, and its GIN index has element
+    statistics, so the planner can combine two filters' indexes."""
+
+    description = "List of codes"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("default", list)
+        super().__init__(*args, **kwargs)
+
+    def db_type(self, connection):
+        return "text[]" if connection.vendor == "postgresql" else "text"
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        codes = [str(code) for code in value or ()]
+        return codes if connection.vendor == "postgresql" else json.dumps(codes)
+
+    def from_db_value(self, value, expression, connection):
+        return self.to_python(value)
+
+    def to_python(self, value):
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return json.loads(value)
+        return list(value)
+
+    def value_to_string(self, obj):
+        return json.dumps(self.value_from_object(obj))

@@ -1,5 +1,7 @@
 from django.db import models
 
+from ..fields import CodeListField
+
 
 class CatalogueCounts(models.Model):
     """A single row: the facet counts of the unfiltered catalogue, stored because
@@ -32,12 +34,12 @@ class StudyFacets(models.Model):
     )
     phase = models.CharField(max_length=10, blank=True)
     status = models.CharField(max_length=30, blank=True)
-    disease = models.JSONField(default=list)
-    target = models.JSONField(default=list)
-    construct = models.JSONField(default=list)
-    costim = models.JSONField(default=list)
-    cell_source = models.JSONField(default=list)
-    country = models.JSONField(default=list)
+    disease = CodeListField()
+    target = CodeListField()
+    construct = CodeListField()
+    costim = CodeListField()
+    cell_source = CodeListField()
+    country = CodeListField()
 
     class Meta:
         verbose_name_plural = "study facets"

@@ -507,19 +507,10 @@ class CatalogueCountsAdmin(admin.ModelAdmin):
 class StudyFacetsAdmin(admin.ModelAdmin):
     """Shown for inspection only: studies.facet_values writes it."""
 
-    list_display = ("study_id", "phase", "status", "disease", "target", "construct")
+    list_display = ("study_id", "tags")
     list_select_related = False
     search_fields = ("study__title",)
-    readonly_fields = (
-        "phase",
-        "status",
-        "disease",
-        "target",
-        "construct",
-        "costim",
-        "cell_source",
-        "country",
-    )
+    readonly_fields = ("tags",)
 
 
 @admin.register(FilteredCounts)

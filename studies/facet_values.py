@@ -1,5 +1,5 @@
-"""The facet values stored per study (models.StudyFacets), for the catalogue's facet
-counts under filters (studies.facets).
+"""The facet values stored per study (models.StudyFacets), as "facet:value" tags,
+for the catalogue's facet counts under filters (studies.facets).
 
 :func:`refresh_facet_values` recomputes the rows of some studies (or all) from their
 arms, products, constructs and countries, with a fixed number of queries. The
@@ -35,6 +35,32 @@ from .models import (
 )
 
 LISTS = ("disease", "target", "construct", "costim", "cell_source", "country")
+SINGLE = ("phase", "status")
+
+
+def tag(facet: str, value: str) -> str:
+    """How a facet value is stored: "disease:sle"."""
+    return f"{facet}:{value}"
+
+
+def tags(values: dict) -> list[str]:
+    """The tags of one study's values ({"phase": "1", "disease": {"sle"}, ...})."""
+    found = [tag(name, values[name]) for name in SINGLE if values.get(name)]
+    found += [tag(name, value) for name in LISTS for value in values.get(name, ())]
+    return sorted(found)
+
+
+def untag(stored: list[str]) -> dict:
+    """The values of a study's tags by facet: phase and status as text ('' when
+    absent), the others as sorted lists."""
+    values: dict = {name: "" for name in SINGLE} | {name: [] for name in LISTS}
+    for item in sorted(stored):
+        name, value = item.split(":", 1)
+        if name in SINGLE:
+            values[name] = value
+        else:
+            values[name].append(value)
+    return values
 
 
 def _ancestors(diseases) -> dict[int, list[str]]:
@@ -100,21 +126,13 @@ def refresh_facet_values(
     for study, code in countries.values_list("study", "country__code").order_by():
         values[study]["country"].add(code)
 
-    rows = [
-        facets_model(
-            study_id=pk,
-            phase=row["phase"],
-            status=row["status"],
-            **{name: sorted(row[name]) for name in LISTS},
-        )
-        for pk, row in values.items()
-    ]
+    rows = [facets_model(study_id=pk, tags=tags(row)) for pk, row in values.items()]
     facets_model.objects.bulk_create(
         rows,
         batch_size=2000,
         update_conflicts=True,
         unique_fields=["study"],
-        update_fields=["phase", "status", *LISTS],
+        update_fields=["tags"],
     )
     return len(rows)
 
@@ -142,11 +160,10 @@ def study_saved(sender, instance, created, raw=False, **kwargs) -> None:
     if raw:
         return
     if created:
-        StudyFacets.objects.create(study=instance, phase=instance.phase, status=instance.status)
+        own = {"phase": instance.phase, "status": instance.status}
+        StudyFacets.objects.create(study=instance, tags=tags(own))
     elif stored_values.changed(instance, "phase", "status"):
-        StudyFacets.objects.filter(study=instance).update(
-            phase=instance.phase, status=instance.status
-        )
+        _refresh([instance.pk])  # its list holds the other facets' tags too
 
 
 def arm_changed(sender, instance, raw=False, **kwargs) -> None:

@@ -26,20 +26,15 @@ class StudyFacets(models.Model):
     studies.facet_values so that counting them under filters reads this narrow table
     alone (the study table carries titles and search documents, ~1 kB a study).
 
-    The list columns hold codes (construct ids as text), each once; ``disease`` holds
-    the broader diseases of the study's arm diseases too (SLE for lupus nephritis)."""
+    ``tags`` holds each value once as "facet:value" ("phase:1", "disease:sle",
+    "construct:12"); the diseases include the broader diseases of the study's arm
+    diseases (SLE for lupus nephritis). One list with one GIN index serves every
+    filter, and counting unnests one array per study instead of one per facet."""
 
     study = models.OneToOneField(
         "studies.Study", on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
-    phase = models.CharField(max_length=10, blank=True)
-    status = models.CharField(max_length=30, blank=True)
-    disease = CodeListField()
-    target = CodeListField()
-    construct = CodeListField()
-    costim = CodeListField()
-    cell_source = CodeListField()
-    country = CodeListField()
+    tags = CodeListField()
 
     class Meta:
         verbose_name_plural = "study facets"

@@ -224,5 +224,5 @@ def test_products_written_through_the_api_reach_the_catalogue_facets(staff_clien
     assert response.status_code == 200
 
     stored = StudyFacets.objects.get(study_id=arm.study_id)
-    assert stored.construct == [str(construct.pk)]
-    assert stored.cell_source == ["allogeneic"]
+    assert f"construct:{construct.pk}" in stored.tags
+    assert "cell_source:allogeneic" in stored.tags

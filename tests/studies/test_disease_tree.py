@@ -56,7 +56,7 @@ def test_every_reader_of_the_tree_includes_the_deepest_level(four_levels, client
 
     assert {row.study.pk for row in disease_studies(sle).rows} >= expected
 
-    assert "sle" in StudyFacets.objects.get(study=studies["ln-class-v-b-test"]).disease
+    assert "disease:sle" in StudyFacets.objects.get(study=studies["ln-class-v-b-test"]).tags
     for query in ("", "status=recruiting"):  # counts stored unfiltered, counted under a filter
         unfiltered = StudyFilterSet(QueryDict(query), queryset=Study.objects.all())
         assert unfiltered.is_valid()

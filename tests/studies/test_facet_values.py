@@ -10,7 +10,7 @@ from django.http import QueryDict
 
 from studies import facets, study_refresh
 from studies.bundles import import_bundle
-from studies.facet_values import refresh_facet_values
+from studies.facet_values import refresh_facet_values, untag
 from studies.filtersets import StudyFilterSet
 from studies.models import Study, StudyFacets, StudyReport
 from tests.factories import (
@@ -31,7 +31,7 @@ BUNDLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mackensen-
 
 def stored(study) -> dict:
     row = StudyFacets.objects.get(study=study)
-    return {name: getattr(row, name) for name in ("phase", "status", *facets.LIST_FACETS)}
+    return untag(row.tags)
 
 
 def fresh(study) -> dict:

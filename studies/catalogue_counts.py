@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
+from django.db.models.fields.json import KeyTransform
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from . import models
@@ -76,6 +77,21 @@ def unfiltered_counts(count: Callable[[], dict], keys: Iterable[str] = ()) -> di
         counts=counts, counted_version=version
     )
     return counts
+
+
+def unfiltered_part(count: Callable[[], dict], keys: Iterable[str], part: str):
+    """One entry of :func:`unfiltered_counts` (``part``, one of ``keys``), read alone
+    while the stored counts are current: the labels a filtered page needs are a
+    small part of counts that hold every construct (~30 kB at 100,000 studies)."""
+    if not _uncommitted_change(transaction.get_connection()):
+        stored = (
+            models.CatalogueCounts.objects.filter(pk=ROW, counted_version=F("version"))
+            .values_list(KeyTransform(part, "counts"), flat=True)
+            .first()
+        )
+        if stored is not None:
+            return stored
+    return unfiltered_counts(count, keys)[part]
 
 
 def counts_under(key: str, names: Iterable[str], count: Callable[[list[str]], dict]) -> dict:

@@ -232,11 +232,20 @@ def _count_every_facet() -> dict:
     return counts
 
 
+# What _count_every_facet returns, stored.
+STORED_KEYS = [*FACET_SOURCES, "labels", "total"]
+
+
 def unfiltered_facet_counts() -> dict:
     """Each facet's counts over every public study: stored, counted again only after
     the data changed (one query while they are current)."""
-    return catalogue_counts.unfiltered_counts(
-        _count_every_facet, [*FACET_SOURCES, "labels", "total"]
+    return catalogue_counts.unfiltered_counts(_count_every_facet, STORED_KEYS)
+
+
+def unfiltered_facet_labels() -> dict:
+    """The labels stored with the unfiltered counts, read without the counts."""
+    return catalogue_counts.unfiltered_part(
+        _count_every_facet, STORED_KEYS, "labels"
     )
 
 
@@ -367,12 +376,18 @@ class CatalogueFacets:
 
 class _Stored:
     """The stored unfiltered counts, read on first use only (filtered pages whose
-    every facet is filtered do not need them)."""
+    every facet is filtered do not need them), and only their labels while nothing
+    else is asked for (filtered pages need no other part)."""
 
     def __init__(self):
         self._counts = None
+        self._labels = None
 
     def __getitem__(self, key: str):
+        if self._counts is None and key == "labels":
+            if self._labels is None:
+                self._labels = unfiltered_facet_labels()
+            return self._labels
         if self._counts is None:
             self._counts = unfiltered_facet_counts()
         return self._counts[key]

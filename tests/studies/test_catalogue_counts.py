@@ -155,3 +155,26 @@ def test_stored_counts_under_a_filter_gain_the_facets_asked_for_later():
     assert facet_counts("phase=1")["disease"] == both["disease"] == {"ssc": 1}
     others = set(StudyFilterSet.FACETS) - {"phase"}
     assert set(FilteredCounts.objects.get(key="phase=1").counts) == others | {"matched"}
+
+
+def test_a_filtered_page_reads_the_stored_labels_alone_and_follows_a_rename(client):
+    ssc = DiseaseFactory(code="ssc", name="Systemic sclerosis")
+    construct = CarConstructFactory(name="Old name CAR")
+    ArmProductFactory(arm=ArmFactory(disease=ssc), construct=construct)
+    client.get("/studies/")  # counts and stores, with the labels
+    query = {"disease": "ssc", "phase": "1"}
+
+    with CaptureQueriesContext(connection) as page:
+        response = client.get("/studies/", query)
+    reads = [
+        q["sql"] for q in page.captured_queries if '"studies_cataloguecounts"."counts"' in q["sql"]
+    ]
+    assert reads and all("labels" in sql for sql in reads), reads  # not the whole counts
+    constructs = next(f for f in response.context["facets"] if f.name == "construct")
+    assert [(o.label, o.count) for o in constructs.options] == [("Old name CAR", 1)]
+
+    construct.name = "New name CAR"
+    construct.save()
+    response = client.get("/studies/", query)
+    constructs = next(f for f in response.context["facets"] if f.name == "construct")
+    assert [(o.label, o.count) for o in constructs.options] == [("New name CAR", 1)]

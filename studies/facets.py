@@ -244,9 +244,7 @@ def unfiltered_facet_counts() -> dict:
 
 def unfiltered_facet_labels() -> dict:
     """The labels stored with the unfiltered counts, read without the counts."""
-    return catalogue_counts.unfiltered_part(
-        _count_every_facet, STORED_KEYS, "labels"
-    )
+    return catalogue_counts.unfiltered_part(_count_every_facet, STORED_KEYS, "labels")
 
 
 def _selected_values(filterset, name: str) -> set[str]:

@@ -5,7 +5,7 @@ one array per study instead of one jsonb list per facet (about 40% faster at 100
 studies). The tags are computed afresh from the studies; going back fills the old
 columns from them."""
 
-from django.db import migrations, models
+from django.db import migrations
 
 import studies.fields
 

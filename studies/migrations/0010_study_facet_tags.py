@@ -1,8 +1,8 @@
 """Each study's facet values become one list of "facet:value" tags (text[] on
 PostgreSQL, studies.fields.CodeListField) with one GIN index, in place of a jsonb
 column per facet with an index each: filters read the one index, and counting unnests
-one array per study instead of one jsonb list per facet (about 40% faster at 100,000
-studies). The tags are computed afresh from the studies; going back fills the old
+one array per study instead of one jsonb list per facet (the counting statement about
+twice as fast at 100,000 studies, bench/RESULTS.md). The tags are computed afresh from the studies; going back fills the old
 columns from them."""
 
 from django.db import migrations

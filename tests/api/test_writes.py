@@ -210,6 +210,7 @@ def test_products_written_through_the_api_are_found_by_search(staff_client, erla
 
 
 def test_products_written_through_the_api_reach_the_catalogue_facets(staff_client, erlangen):
+    from studies.facet_values import untag
     from studies.models import StudyFacets
     from tests.factories import CarConstructFactory
 
@@ -223,6 +224,6 @@ def test_products_written_through_the_api_reach_the_catalogue_facets(staff_clien
     )
     assert response.status_code == 200
 
-    stored = StudyFacets.objects.get(study_id=arm.study_id)
-    assert f"construct:{construct.pk}" in stored.tags
-    assert "cell_source:allogeneic" in stored.tags
+    stored = untag(StudyFacets.objects.get(study_id=arm.study_id).tags)
+    assert stored["construct"] == [str(construct.pk)]
+    assert stored["cell_source"] == ["allogeneic"]

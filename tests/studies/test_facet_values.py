@@ -72,6 +72,17 @@ def test_a_study_stores_its_values_with_the_broader_diseases(nephritis):
     }
 
 
+def test_a_new_study_without_arms_has_its_phase_and_status():
+    study = StudyFactory(phase="2", status="completed")
+
+    assert stored(study) == {
+        "phase": "2",
+        "status": "completed",
+        **{name: [] for name in facets.FACET_SOURCES if name not in ("phase", "status")},
+    }
+    assert StudyFacets.objects.get(study=study).tags == ["phase:2", "status:completed"]
+
+
 def test_every_kind_of_edit_keeps_the_stored_values(sle, nephritis):
     product = ArmProductFactory(arm=ArmFactory(disease=sle))
     arm, study, construct = product.arm, product.arm.study, product.construct

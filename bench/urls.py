@@ -1,4 +1,5 @@
-"""Benchmark-only URLs: raw-SQL counterparts of the API list and the catalogue page.
+"""Benchmark-only URLs: raw-SQL counterparts of the API list and the catalogue page,
+and the catalogue page with its stored counts under filters dropped first.
 
 Mounted under /bench/ by carlit/urls.py only when CARLIT_BENCH_URLS=1 (bench/run.py
 sets it for the gunicorn it starts); never part of a normal deployment.
@@ -13,4 +14,5 @@ app_name = "bench"
 urlpatterns = [
     path("raw/studies/", views.raw_study_list, name="raw-study-list"),
     path("raw/catalogue/", views.raw_catalogue, name="raw-catalogue"),
+    path("afresh/catalogue/", views.catalogue_counted_afresh, name="catalogue-afresh"),
 ]

@@ -4,11 +4,12 @@ under the other filters.
 Counts over every public study (a facet whose filter is the only one in use, or the
 unfiltered page) are stored with the labels of the values they show
 (catalogue_counts.py): the unfiltered catalogue then reads one row. Under filters,
-PostgreSQL counts from the facet values stored per study (models.StudyFacets, kept by
-facet_values.py): one narrow table holding a list of "facet:value" tags per study,
-filtered through its GIN index, one statement for all the facets that share the same
-other filters. Other databases count from the arms, products and countries of the
-matching studies.
+PostgreSQL counts once per data version and combination of filters, and stores the
+counts the same way. It counts from the facet values stored per study
+(models.StudyFacets, kept by facet_values.py): one narrow table holding a list of
+"facet:value" tags per study, filtered through its GIN index, one statement for all
+the facets that share the same other filters. Other databases count from the arms,
+products and countries of the matching studies.
 """
 
 from __future__ import annotations
@@ -317,33 +318,35 @@ def _stored_counts(filterset, names: list[str], without: str | None) -> dict[str
     return counts
 
 
-def _single_filter(filterset, without: str | None) -> tuple[str, str] | None:
-    """The facet and value when the filters in use but ``without``'s are one facet
-    with one value chosen, else None."""
+def _filters_key(filterset, without: str | None) -> str | None:
+    """The filters in use but ``without``'s, as one key ("disease=sle,ssc&phase=1"):
+    the facets in their order with their values sorted, then the year and size bounds.
+    None under a search, whose words are too many to store counts for."""
     cleaned = filterset.form.cleaned_data
-    if any(cleaned.get(name) not in (None, "") for name in OTHER_FILTERS):
+    if (cleaned.get("q") or "").strip():
         return None
-    chosen = [
-        (name, values)
+    parts = [
+        f"{name}={','.join(sorted(values))}"
         for name in filterset.FACETS
         if name != without and (values := _selected_values(filterset, name))
     ]
-    if len(chosen) != 1 or len(chosen[0][1]) != 1:
-        return None
-    name, values = chosen[0]
-    return name, next(iter(values))
+    parts += [
+        f"{name}={cleaned[name]}"
+        for name in OTHER_FILTERS
+        if name != "q" and cleaned.get(name) not in (None, "")
+    ]
+    return "&".join(parts)
 
 
 def _counts_over(filterset, names: list[str], without: str | None) -> dict[str, dict]:
-    """_stored_counts, stored per data version when the filters are one value of one
-    facet (a clinician's usual first step): the facets' counts under it are then
-    one read, as the unfiltered ones are."""
-    single = _single_filter(filterset, without)
-    if single is None:
+    """_stored_counts, stored per data version under the filters' key: a catalogue
+    page whose filters were asked for before since the data last changed reads its
+    counts in one row, as the unfiltered page does."""
+    key = _filters_key(filterset, without)
+    if key is None:
         return _stored_counts(filterset, names, without)
-    facet, value = single
     return catalogue_counts.counts_under(
-        f"{facet}={value}", names, lambda missing: _stored_counts(filterset, missing, without)
+        key, names, lambda missing: _stored_counts(filterset, missing, without)
     )
 
 

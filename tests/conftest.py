@@ -184,6 +184,16 @@ def _celery_eager_unless_broker(request):
         app.conf.task_always_eager = False
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Start each test with Django's cache empty: an entry left by an earlier test
+    could expire in the middle of this one (the vocabulary codes live five minutes)
+    and make a query count or a page depend on the order tests run in."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def chromium_path() -> str:
     """Where Debian's chromium is; tests using it are marked ``browser``."""

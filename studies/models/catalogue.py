@@ -44,9 +44,9 @@ class StudyFacets(models.Model):
 
 
 class FilteredCounts(models.Model):
-    """Facet counts of the catalogue under one filter value (``key``, as
-    "disease=ssc"), stored by studies.catalogue_counts as the unfiltered counts are:
-    current while ``version`` equals CatalogueCounts.version."""
+    """Facet counts of the catalogue under the filters ``key`` names (as
+    "disease=ssc&phase=1"), stored by studies.catalogue_counts as the unfiltered counts
+    are: current while ``version`` equals CatalogueCounts.version."""
 
     key = models.CharField(max_length=200, primary_key=True)
     version = models.BigIntegerField()

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 
+from studies import catalogue_counts
 from studies import facets as catalogue
 from studies.filtersets import StudyFilterSet
 from studies.models import FilteredCounts
@@ -139,9 +140,62 @@ def test_counts_under_one_filter_value_are_stored_until_the_data_changes():
 
     ArmFactory(disease=DiseaseFactory(code="ssc"))
     assert facet_counts("disease=ssc")["phase"] == {"1": 2}
-    # Two values of one facet, or two facets, are counted each time.
-    assert facet_counts("disease=ssc&disease=sle")["phase"] == {"1": 3}
-    assert not FilteredCounts.objects.exclude(key="disease=ssc").exists()
+
+
+def studyfacets_reads(query: str) -> list[str]:
+    with CaptureQueriesContext(connection) as page:
+        facet_counts(query)
+    return [q["sql"] for q in page.captured_queries if "studies_studyfacets" in q["sql"]]
+
+
+@pytest.mark.postgres
+def test_counts_under_a_combination_of_filters_are_stored_until_the_data_changes():
+    ssc = DiseaseFactory(code="ssc", name="Systemic sclerosis")
+    ArmFactory(disease=ssc)
+    ArmFactory(disease=DiseaseFactory(code="sle", name="Systemic lupus erythematosus"))
+    # Values in another order, or a facet named first, make the same combination.
+    query = "phase=1&disease=ssc&disease=sle&year_min=2000"
+    first = facet_counts(query)
+    assert first["status"] == {"recruiting": 2}
+    assert FilteredCounts.objects.filter(key="disease=sle,ssc&phase=1&year_min=2000").exists()
+
+    assert studyfacets_reads("disease=sle&year_min=2000&disease=ssc&phase=1") == []
+    assert facet_counts("disease=sle&year_min=2000&disease=ssc&phase=1") == first
+
+    ArmFactory(disease=ssc)
+    assert facet_counts(query)["status"] == {"recruiting": 3}
+
+
+@pytest.mark.postgres
+def test_counts_under_a_search_are_counted_each_time():
+    ArmFactory(study__title="Anti-CD19 CAR T cells in refractory lupus")
+    query = "q=lupus&phase=1"
+    assert facet_counts(query)["phase"] == {"1": 1}
+
+    assert studyfacets_reads(query)  # counted again
+    assert not FilteredCounts.objects.filter(key__contains="lupus").exists()
+
+
+@pytest.mark.postgres
+def test_stored_combinations_are_capped_and_older_versions_dropped(monkeypatch):
+    monkeypatch.setattr(catalogue_counts, "MAX_FILTERED", 2)
+    ArmFactory(disease=DiseaseFactory(code="ssc", name="Systemic sclerosis"))
+    queries = ["phase=1", "phase=2", "phase=1&disease=ssc"]
+    for query in queries:
+        facet_counts(query)
+    # Two combinations stored (with the facets their pages asked for); the third is
+    # counted (rightly) and not stored, nor on the next request.
+    assert set(FilteredCounts.objects.values_list("key", flat=True)) == {"phase=1", "phase=2"}
+    assert facet_counts("phase=1&disease=ssc")["status"] == {"recruiting": 1}
+    assert studyfacets_reads("phase=1&disease=ssc")
+    assert FilteredCounts.objects.count() == 2
+
+    ArmFactory()  # a change: the stored counts are stale, and dropped at the next store
+    facet_counts("phase=1&disease=ssc")  # stores under both, then under phase 1 alone
+    assert set(FilteredCounts.objects.values_list("key", flat=True)) == {
+        "disease=ssc&phase=1",
+        "phase=1",
+    }
 
 
 @pytest.mark.postgres

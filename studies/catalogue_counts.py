@@ -1,4 +1,5 @@
-"""The stored facet counts of the unfiltered catalogue (models.CatalogueCounts).
+"""The stored facet counts of the catalogue: unfiltered (models.CatalogueCounts) and
+under each combination of filters asked for (models.FilteredCounts).
 
 Counting studies per disease, target, construct... without a filter reads every arm
 and product: seconds at 100,000 studies, for numbers that change only when curated
@@ -9,7 +10,8 @@ data does. So they are counted once per change and stored:
   (bulk writers that send no signals call :func:`catalogue_changed` themselves);
 - :func:`unfiltered_counts` returns the stored counts while they were counted at the
   current version, and otherwise counts again and stores the result, unless the
-  version moved meanwhile (then the next reader counts again).
+  version moved meanwhile (then the next reader counts again); :func:`counts_under`
+  does the same for the counts under a combination of filters, one row each.
 
 The version is read before counting, so counts stored under a version never miss a
 change committed before it. A transaction that changed data and has not committed

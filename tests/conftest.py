@@ -185,13 +185,17 @@ def _celery_eager_unless_broker(request):
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
-    """Start each test with Django's cache empty: an entry left by an earlier test
-    could expire in the middle of this one (the vocabulary codes live five minutes)
-    and make a query count or a page depend on the order tests run in."""
+def _empty_cache(monkeypatch):
+    """Start each test with Django's cache empty, and keep the vocabulary codes in it
+    until a save drops them: reloaded after their five minutes, they would add five
+    queries to a page whenever a slow test (a busy machine) outlasts them, and make
+    query counts depend on timing. Saves still drop them, which tests do check."""
     from django.core.cache import cache
 
+    from studies.filtersets import codes
+
     cache.clear()
+    monkeypatch.setattr(codes, "CACHE_SECONDS", None)
 
 
 @pytest.fixture

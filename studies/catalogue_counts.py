@@ -100,6 +100,7 @@ def unfiltered_part(count: Callable[[], dict], keys: Iterable[str], part: str):
 # are whatever visitors ask for, and an entry holds the counts of every value shown
 # under its filters (~20 kB with the thousands of constructs of 100,000 studies).
 MAX_FILTERED = 2000
+_KEY_LENGTH = models.FilteredCounts._meta.get_field("key").max_length  # longer: not stored
 
 
 def counts_under(key: str, names: Iterable[str], count: Callable[[list[str]], dict]) -> dict:
@@ -137,9 +138,6 @@ def counts_under(key: str, names: Iterable[str], count: Callable[[list[str]], di
         # makes them stale at once rather than hiding that change.
         entries.update_or_create(key=key, defaults={"version": version, "counts": counts})
     return counts
-
-
-_KEY_LENGTH = models.FilteredCounts._meta.get_field("key").max_length
 
 
 def _model_changed(sender, raw=False, **kwargs) -> None:

@@ -232,3 +232,12 @@ def test_a_filtered_page_reads_the_stored_labels_alone_and_follows_a_rename(clie
     response = client.get("/studies/", query)
     constructs = next(f for f in response.context["facets"] if f.name == "construct")
     assert [(o.label, o.count) for o in constructs.options] == [("New name CAR", 1)]
+
+
+@pytest.mark.postgres
+def test_combinations_too_long_to_key_are_counted_not_stored(monkeypatch):
+    monkeypatch.setattr(catalogue_counts, "_KEY_LENGTH", len("phase=1"))
+    ArmFactory(disease=DiseaseFactory(code="ssc", name="Systemic sclerosis"))
+
+    assert facet_counts("phase=1&disease=ssc")["status"] == {"recruiting": 1}
+    assert list(FilteredCounts.objects.values_list("key", flat=True)) == ["phase=1"]

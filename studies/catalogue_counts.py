@@ -155,7 +155,12 @@ def connect() -> None:
     tables (history rows and the stored counts and facets excepted)."""
     for name in models.__all__:
         model = getattr(models, name)
-        if model in (models.CatalogueCounts, models.FilteredCounts, models.StudyFacets):
+        if model in (
+            models.CatalogueCounts,
+            models.FacetPairCounts,
+            models.FilteredCounts,
+            models.StudyFacets,
+        ):
             continue
         uid = f"catalogue-counts-{model._meta.label_lower}"
         post_save.connect(_model_changed, sender=model, dispatch_uid=f"{uid}-save")

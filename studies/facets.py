@@ -3,13 +3,17 @@ under the other filters.
 
 Counts over every public study (a facet whose filter is the only one in use, or the
 unfiltered page) are stored with the labels of the values they show
-(catalogue_counts.py): the unfiltered catalogue then reads one row. Under filters,
-PostgreSQL counts once per data version and combination of filters, and stores the
-counts the same way. It counts from the facet values stored per study
-(models.StudyFacets, kept by facet_values.py): one narrow table holding a list of
-"facet:value" tags per study, filtered through its GIN index, one statement for all
-the facets that share the same other filters. Other databases count from the arms,
-products and countries of the matching studies.
+(catalogue_counts.py): the unfiltered catalogue then reads one row. On PostgreSQL
+the facet values of each study are kept as a list of "facet:value" tags
+(models.StudyFacets, kept by facet_values.py), and the database itself keeps how
+many studies carry each pair of tags (models.FacetPairCounts, migration 0011): the
+counts over every study, and under one value of one facet, are read from those pairs
+whatever the number of studies, even right after a change. Under other combinations
+of filters PostgreSQL counts the tags of the matching studies, filtered through
+their GIN index, in one statement for all the facets that share the same other
+filters, once per data version and combination (stored as the unfiltered counts
+are). Other databases count from the arms, products and countries of the matching
+studies.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from .models import (
     CostimulatoryDomain,
     Country,
     Disease,
+    FacetPairCounts,
     Study,
 )
 from .visibility import public, public_studies
@@ -220,16 +225,21 @@ def _count_every_facet() -> dict:
     """Each facet's counts over every public study, the labels of the values the
     unfiltered facets show under "labels", and the number of public studies under
     "total" (what catalogue_counts stores)."""
-    studies = public_studies().values("pk")
-    counts: dict = _count_products(studies)
-    for name, (count, _, _) in FACET_SOURCES.items():
-        if name not in PRODUCT_FACETS:
-            counts[name] = count(studies)
+    if _pairs_kept(public_studies().db):
+        counts = _pair_counts(public_studies().db, "", list(FACET_SOURCES))
+        total = counts.pop(MATCHED)
+    else:
+        studies = public_studies().values("pk")
+        counts = _count_products(studies)
+        for name, (count, _, _) in FACET_SOURCES.items():
+            if name not in PRODUCT_FACETS:
+                counts[name] = count(studies)
+        total = public_studies().count()
     counts["labels"] = {
         name: labeller(_labels_needed(name, counts[name], set()))
         for name, (_, labeller, _) in FACET_SOURCES.items()
     }
-    counts["total"] = public_studies().count()  # the unfiltered catalogue's length
+    counts["total"] = total  # the unfiltered catalogue's length
     return counts
 
 
@@ -264,21 +274,34 @@ def _uses_stored_values(filterset) -> bool:
     return connections[filterset.queryset.db].vendor == "postgresql"
 
 
+def _pairs_kept(db: str) -> bool:
+    """Whether the database keeps models.FacetPairCounts (PostgreSQL's triggers do),
+    which count every study: right while every study is public."""
+    return connections[db].vendor == "postgresql" and not public_studies().query.has_filters()
+
+
+def _in_use(filterset, without: str | None) -> tuple[list[tuple[str, list[str]]], dict]:
+    """The filters in use but ``without``'s: each facet's chosen values (sorted, in
+    the facets' order) and the other filters' values by name."""
+    chosen = [
+        (name, sorted(values))
+        for name in filterset.FACETS
+        if name != without and (values := _selected_values(filterset, name))
+    ]
+    cleaned = filterset.form.cleaned_data
+    others = {name: cleaned[name] for name in OTHER_FILTERS if cleaned.get(name) not in (None, "")}
+    return chosen, others
+
+
 def _conditions(filterset, without: str | None) -> tuple[list[str], list]:
     """SQL conditions on studies_studyfacets (alias f) for every filter in use but
     ``without``, with their parameters: a study has one of a facet's chosen tags."""
-    sql, params = [], []
-    for name in filterset.FACETS:
-        selected = sorted(_selected_values(filterset, name))
-        if name == without or not selected:
-            continue
-        sql.append("f.tags && %s::text[]")
-        params.append([facet_values.tag(name, value) for value in selected])
+    chosen, others = _in_use(filterset, without)
+    sql = ["f.tags && %s::text[]" for _ in chosen]
+    params: list = [[facet_values.tag(name, value) for value in values] for name, values in chosen]
     studies = public_studies()
-    cleaned = filterset.form.cleaned_data
-    for name in OTHER_FILTERS:
-        if cleaned.get(name) not in (None, ""):
-            studies = filterset.filters[name].filter(studies, cleaned[name])
+    for name, value in others.items():
+        studies = filterset.filters[name].filter(studies, value)
     if studies.query.has_filters():
         subquery, subquery_params = studies.order_by().values("pk").query.sql_with_params()
         sql.append(f"f.study_id IN ({subquery})")
@@ -322,26 +345,50 @@ def _filters_key(filterset, without: str | None) -> str | None:
     """The filters in use but ``without``'s, as one key ("disease=sle,ssc&phase=1"):
     the facets in their order with their values sorted, then the year and size bounds.
     None under a search, whose words are too many to store counts for."""
-    cleaned = filterset.form.cleaned_data
-    if (cleaned.get("q") or "").strip():
+    chosen, others = _in_use(filterset, without)
+    if (others.get("q") or "").strip():
         return None
-    parts = [
-        f"{name}={','.join(sorted(values))}"
-        for name in filterset.FACETS
-        if name != without and (values := _selected_values(filterset, name))
-    ]
-    parts += [
-        f"{name}={cleaned[name]}"
-        for name in OTHER_FILTERS
-        if name != "q" and cleaned.get(name) not in (None, "")
-    ]
+    parts = [f"{name}={','.join(values)}" for name, values in chosen]
+    parts += [f"{name}={value}" for name, value in others.items() if name != "q"]
     return "&".join(parts)
 
 
+def _pair_counts(db: str, tag: str, names: list[str]) -> dict[str, dict]:
+    """Studies per value of each facet in ``names`` among the studies with ``tag``
+    ("" for every study), and their number under MATCHED: one index range of the
+    pair counts the database keeps (models.FacetPairCounts)."""
+    counts: dict[str, dict] = {name: {} for name in names}
+    counts[MATCHED] = 0
+    pairs = FacetPairCounts.objects.using(db).filter(tag=tag, studies__gt=0)
+    for other, n in pairs.values_list("other", "studies"):
+        if not other:
+            counts[MATCHED] = n
+            continue
+        facet, value = other.split(":", 1)
+        if facet in counts:
+            counts[facet][value] = n
+    return counts
+
+
+def _only_tag(filterset, without: str | None) -> str | None:
+    """The one tag the filters in use but ``without``'s ask for, when that is all
+    they ask (one value of one facet): its counts are kept per pair of tags."""
+    chosen, others = _in_use(filterset, without)
+    if others or len(chosen) != 1 or len(chosen[0][1]) != 1:
+        return None
+    ((name, (value,)),) = chosen
+    return facet_values.tag(name, value)
+
+
 def _counts_over(filterset, names: list[str], without: str | None) -> dict[str, dict]:
-    """_stored_counts, stored per data version under the filters' key: a catalogue
-    page whose filters were asked for before since the data last changed reads its
+    """_stored_counts under the filters but ``without``'s. Under one value of one
+    facet, read from the pair counts the database keeps; under other combinations
+    but a search, stored per data version under the filters' key: a catalogue page
+    whose filters were asked for before since the data last changed reads its
     counts in one row, as the unfiltered page does."""
+    tag = _only_tag(filterset, without)
+    if tag is not None and _pairs_kept(filterset.queryset.db):
+        return _pair_counts(filterset.queryset.db, tag, names)
     key = _filters_key(filterset, without)
     if key is None:
         return _stored_counts(filterset, names, without)

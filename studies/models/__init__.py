@@ -1,5 +1,5 @@
 from .arms import Arm, ArmProduct
-from .catalogue import CatalogueCounts, FilteredCounts, StudyFacets
+from .catalogue import CatalogueCounts, FacetPairCounts, FilteredCounts, StudyFacets
 from .constructs import CarConstruct, ConstructAlias
 from .patients import Patient, Person
 from .publications import Publication, PublicationAuthor, RegistryId, Study, StudyReport
@@ -23,6 +23,7 @@ __all__ = [
     "CarConstruct",
     "ConstructAlias",
     "CostimulatoryDomain",
+    "FacetPairCounts",
     "Country",
     "Disease",
     "FilteredCounts",

@@ -57,3 +57,26 @@ class FilteredCounts(models.Model):
 
     def __str__(self) -> str:
         return f"Counts under {self.key}"
+
+
+class FacetPairCounts(models.Model):
+    """How many studies carry both ``tag`` and ``other`` (two StudyFacets tags of
+    different facets, or "" for any study): the catalogue's counts under one filter
+    value ("disease:ssc" -> every other facet's values) and over every study ("")
+    read from here in one indexed range.
+
+    PostgreSQL only, where statement triggers on studies_studyfacets keep the rows
+    exact in the same transaction as each change (migration 0011): no counting after
+    an edit, whatever the number of studies. Pairs whose studies all went keep a
+    row with 0, read as absent."""
+
+    pk = models.CompositePrimaryKey("tag", "other")
+    tag = models.TextField()
+    other = models.TextField(blank=True)
+    studies = models.IntegerField()
+
+    class Meta:
+        verbose_name_plural = "facet pair counts"
+
+    def __str__(self) -> str:
+        return f"{self.tag or 'any'} & {self.other or 'any'}: {self.studies}"

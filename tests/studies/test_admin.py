@@ -32,9 +32,11 @@ pytestmark = pytest.mark.django_db
 
 # Without django-simple-history's Historical* tables (shown through each model's
 # "History" page, not as changelists of their own).
+# FacetPairCounts is kept by PostgreSQL triggers alone, and Django's admin does not
+# handle its composite primary key: inspected with SQL, not here.
 STUDIES_MODELS = [
     model for model in apps.get_app_config("studies").get_models()
-    if not model.__name__.startswith("Historical")
+    if not model.__name__.startswith("Historical") and model.__name__ != "FacetPairCounts"
 ]
 
 
@@ -59,8 +61,10 @@ def add_to_catalogue(measure):
     OutcomeResultFactory(arm=arm)
     PatientAdverseEventFactory(patient=patient)
     AdverseEventFactory(arm=arm)
-    # The catalogue stores these on reading a page filtered by one value.
-    FilteredCounts.objects.update_or_create(key="phase=1", defaults={"version": 0})
+    # The catalogue stores these on reading a page filtered by several values.
+    FilteredCounts.objects.update_or_create(
+        key="phase=1&status=recruiting", defaults={"version": 0}
+    )
     return patient
 
 

@@ -126,26 +126,40 @@ def test_a_renamed_value_shows_its_new_name():
     assert [o.label for o in diseases.options] == ["Systemic sclerosis (scleroderma)"]
 
 
-@pytest.mark.postgres
-def test_counts_under_one_filter_value_are_stored_until_the_data_changes():
-    ArmFactory()
-    ArmFactory(disease=DiseaseFactory(code="ssc", name="Systemic sclerosis"))
-    first = facet_counts("disease=ssc")
-    assert first["phase"] == {"1": 1}
-    assert FilteredCounts.objects.filter(key="disease=ssc").exists()
-
-    with CaptureQueriesContext(connection) as again:
-        assert facet_counts("disease=ssc") == first
-    assert not [q for q in again.captured_queries if "studies_studyfacets" in q["sql"]]
-
-    ArmFactory(disease=DiseaseFactory(code="ssc"))
-    assert facet_counts("disease=ssc")["phase"] == {"1": 2}
-
-
 def studyfacets_reads(query: str) -> list[str]:
     with CaptureQueriesContext(connection) as page:
         facet_counts(query)
     return [q["sql"] for q in page.captured_queries if "studies_studyfacets" in q["sql"]]
+
+
+@pytest.mark.postgres
+def test_counts_under_one_filter_value_are_read_from_the_pairs_the_database_keeps():
+    ArmFactory()
+    ArmFactory(disease=DiseaseFactory(code="ssc", name="Systemic sclerosis"))
+    assert facet_counts("disease=ssc")["phase"] == {"1": 1}
+    assert studyfacets_reads("disease=ssc") == []  # nothing counted, even the first time
+    assert not FilteredCounts.objects.exists()
+
+    ArmFactory(disease=DiseaseFactory(code="ssc"))  # current at once after a change
+    assert studyfacets_reads("disease=ssc") == []
+    assert facet_counts("disease=ssc")["phase"] == {"1": 2}
+    assert facet_counts("disease=ssc")["disease"] == {"sle": 1, "ssc": 2}  # all studies
+
+
+@pytest.mark.postgres
+def test_the_unfiltered_counts_after_a_change_read_no_arms_or_products():
+    ArmProductFactory(arm=ArmFactory(disease=DiseaseFactory(code="ssc", name="SSc")))
+    facet_counts()
+    ArmProductFactory()  # a change: the stored unfiltered counts are stale
+
+    with CaptureQueriesContext(connection) as page:
+        counts = facet_counts()
+
+    assert counts["disease"] == {"sle": 1, "ssc": 1}
+    assert sum(counts["construct"].values()) == 2
+    tables = {"studies_arm", "studies_armproduct", "studies_study_countries"}
+    sql = [q["sql"] for q in page.captured_queries]
+    assert not [q for q in sql if set(re.findall(r'FROM "(\w+)"', q)) & tables], sql
 
 
 @pytest.mark.postgres
@@ -179,36 +193,45 @@ def test_counts_under_a_search_are_counted_each_time():
 @pytest.mark.postgres
 def test_stored_combinations_are_capped_and_older_versions_dropped(monkeypatch):
     monkeypatch.setattr(catalogue_counts, "MAX_FILTERED", 2)
-    ArmFactory(disease=DiseaseFactory(code="ssc", name="Systemic sclerosis"))
-    queries = ["phase=1", "phase=2", "phase=1&disease=ssc"]
-    for query in queries:
+    ArmProductFactory(arm=ArmFactory(disease=DiseaseFactory(code="ssc", name="SSc")))
+    both = "phase=1&status=recruiting"
+    three = "phase=1&disease=ssc&status=recruiting"
+    for query in (both, "phase=2&status=recruiting", three):
         facet_counts(query)
-    # Two combinations stored (with the facets their pages asked for); the third is
-    # counted (rightly) and not stored, nor on the next request.
-    assert set(FilteredCounts.objects.values_list("key", flat=True)) == {"phase=1", "phase=2"}
-    assert facet_counts("phase=1&disease=ssc")["status"] == {"recruiting": 1}
-    assert studyfacets_reads("phase=1&disease=ssc")
+    # Two combinations stored (with the facets their pages asked for; the counts
+    # under one value come from the pairs); those under the third are counted
+    # (rightly) and not stored, nor on the next request.
+    assert set(FilteredCounts.objects.values_list("key", flat=True)) == {
+        both,
+        "phase=2&status=recruiting",
+    }
+    assert facet_counts(three)["cell_source"] == {"autologous": 1}
+    assert studyfacets_reads(three)
     assert FilteredCounts.objects.count() == 2
 
     ArmFactory()  # a change: the stored counts are stale, and dropped at the next store
-    facet_counts("phase=1&disease=ssc")  # stores under both, then under phase 1 alone
+    facet_counts(three)  # stores under all three, then under phase 1 and recruiting
     assert set(FilteredCounts.objects.values_list("key", flat=True)) == {
-        "disease=ssc&phase=1",
-        "phase=1",
+        "disease=ssc&phase=1&status=recruiting",
+        both,
     }
 
 
 @pytest.mark.postgres
-def test_stored_counts_under_a_filter_gain_the_facets_asked_for_later():
+def test_stored_counts_under_filters_gain_the_facets_asked_for_later():
     ArmFactory(disease=DiseaseFactory(code="ssc", name="Systemic sclerosis"))
 
-    both = facet_counts("phase=1&disease=ssc")  # disease under phase 1, phase under SSc
-    assert set(FilteredCounts.objects.get(key="phase=1").counts) == {"disease", "matched"}
-    assert set(FilteredCounts.objects.get(key="disease=ssc").counts) == {"phase", "matched"}
+    # Among others: disease under phase 1 and recruiting, phase under SSc and recruiting.
+    three = facet_counts("phase=1&disease=ssc&status=recruiting")
+    stored = dict(FilteredCounts.objects.values_list("key", "counts"))
+    assert set(stored["phase=1&status=recruiting"]) == {"disease", "matched"}
+    assert set(stored["disease=ssc&status=recruiting"]) == {"phase", "matched"}
 
-    assert facet_counts("phase=1")["disease"] == both["disease"] == {"ssc": 1}
-    others = set(StudyFilterSet.FACETS) - {"phase"}
-    assert set(FilteredCounts.objects.get(key="phase=1").counts) == others | {"matched"}
+    assert facet_counts("phase=1&status=recruiting")["disease"] == three["disease"] == {"ssc": 1}
+    others = set(StudyFilterSet.FACETS) - {"phase", "status"}
+    assert set(FilteredCounts.objects.get(key="phase=1&status=recruiting").counts) == (
+        others | {"matched"}
+    )
 
 
 def test_a_filtered_page_reads_the_stored_labels_alone_and_follows_a_rename(client):
@@ -236,8 +259,13 @@ def test_a_filtered_page_reads_the_stored_labels_alone_and_follows_a_rename(clie
 
 @pytest.mark.postgres
 def test_combinations_too_long_to_key_are_counted_not_stored(monkeypatch):
-    monkeypatch.setattr(catalogue_counts, "_KEY_LENGTH", len("phase=1"))
-    ArmFactory(disease=DiseaseFactory(code="ssc", name="Systemic sclerosis"))
+    monkeypatch.setattr(catalogue_counts, "_KEY_LENGTH", len("phase=1&status=recruiting"))
+    ArmProductFactory(arm=ArmFactory(disease=DiseaseFactory(code="ssc", name="SSc")))
 
-    assert facet_counts("phase=1&disease=ssc")["status"] == {"recruiting": 1}
-    assert list(FilteredCounts.objects.values_list("key", flat=True)) == ["phase=1"]
+    counts = facet_counts("phase=1&disease=ssc&status=recruiting")
+
+    assert counts["cell_source"] == {"autologous": 1}
+    assert set(FilteredCounts.objects.values_list("key", flat=True)) == {
+        "phase=1&status=recruiting",
+        "disease=ssc&phase=1",
+    }

@@ -3,16 +3,18 @@ changes them, and the catalogue's facet counts from them agree with counting the
 arms, products and countries themselves."""
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 from django.http import QueryDict
 
 from studies import facets, study_refresh
 from studies.bundles import import_bundle
 from studies.facet_values import refresh_facet_values, untag
 from studies.filtersets import StudyFilterSet
-from studies.models import Study, StudyFacets, StudyReport
+from studies.models import FacetPairCounts, Study, StudyFacets, StudyReport
 from tests.factories import (
     AntigenFactory,
     ArmFactory,
@@ -132,6 +134,7 @@ def counted(query: str, *, from_table: bool, monkeypatch) -> tuple[dict, int]:
     filterset = StudyFilterSet(QueryDict(query), queryset=facets.public_studies())
     filterset.is_valid()
     monkeypatch.setattr(facets, "_uses_stored_values", lambda _: from_table)
+    monkeypatch.setattr(facets, "_pairs_kept", lambda _: from_table)
     result = facets.catalogue_facets(filterset)
     total = result.total if result.total is not None else filterset.qs.count()
     return {f.name: {(o.value, o.count) for o in f.options} for f in result.facets}, total
@@ -141,7 +144,9 @@ def counted(query: str, *, from_table: bool, monkeypatch) -> tuple[dict, int]:
 @pytest.mark.parametrize(
     "query",
     [
+        "",
         "disease=sle",
+        "phase=2",
         "disease=lupus-nephritis&phase=2",
         "target=cd19&country=DE",
         "target=bcma&target=cd19&cell_source=allogeneic",
@@ -233,3 +238,66 @@ def test_deferred_refreshes_every_kind_of_stored_value_at_the_end(sle):
 
     row = StudyModel.objects.get(pk=study.pk)
     assert (row.patient_count, row.first_year) == (7, 2021)
+
+
+# The pair counts PostgreSQL keeps (migration 0011) -----------------------------------
+
+
+def kept_pairs() -> dict:
+    rows = FacetPairCounts.objects.filter(studies__gt=0)
+    return {(row.tag, row.other): row.studies for row in rows}
+
+
+def recounted_pairs() -> dict:
+    """Studies per pair of tags of different facets ("" for any study), from the tags."""
+    pairs: Counter = Counter()
+    for tags in StudyFacets.objects.values_list("tags", flat=True):
+        for a in ["", *tags]:
+            for b in ["", *tags]:
+                if not a or not b or a.split(":")[0] != b.split(":")[0]:
+                    pairs[a, b] += 1
+    return dict(pairs)
+
+
+@pytest.mark.postgres
+def test_the_database_keeps_the_pair_counts_through_every_kind_of_edit(sle, nephritis, curator):
+    product = ArmProductFactory(arm=ArmFactory(disease=sle))
+    arm, study, construct = product.arm, product.arm.study, product.construct
+    other = ArmFactory(disease=nephritis).study
+    lonely = StudyFactory(phase="2")
+
+    def delete_lonely():
+        StudyReport.objects.filter(study=lonely).delete()
+        lonely.delete()
+
+    edits = [
+        lambda: setattr(arm, "disease", nephritis) or arm.save(),
+        lambda: ArmProductFactory(arm=arm, construct=CarConstructFactory(cell_source="allogeneic")),
+        lambda: construct.targets.add(AntigenFactory(code="cd20")),
+        lambda: setattr(study, "phase", "2") or study.save(),
+        lambda: study.countries.add(CountryFactory(code="FR")),
+        lambda: setattr(arm, "study", other) or arm.save(),  # moved to another study
+        lambda: setattr(nephritis, "code", "ln") or nephritis.save(),
+        lambda: refresh_facet_values(),  # every row rewritten, nothing changed
+        lambda: import_bundle(json.loads(BUNDLE.read_text()), user=curator),
+        delete_lonely,
+        lambda: StudyFacets.objects.all().delete(),  # pairs of no study at all
+    ]
+    for number, edit in enumerate(edits):
+        edit()
+        assert kept_pairs() == recounted_pairs(), f"after edit {number}"
+    assert kept_pairs() == {}
+
+
+@pytest.mark.postgres
+def test_an_edit_rolled_back_leaves_the_pair_counts_as_they_were(sle):
+    ArmFactory(disease=sle)
+    before = kept_pairs()
+    assert before[("", "disease:sle")] == 1
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        ArmFactory(disease=sle)
+        assert kept_pairs()[("", "disease:sle")] == 2  # seen inside its transaction
+        raise RuntimeError("roll back")
+
+    assert kept_pairs() == before

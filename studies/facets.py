@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
 
 from django.db import connections
 from django.db.models import Count, Q, QuerySet
@@ -360,6 +362,10 @@ def _pair_counts(db: str, tag: str, names: list[str]) -> dict[str, dict]:
     counts: dict[str, dict] = {name: {} for name in names}
     counts[MATCHED] = 0
     pairs = FacetPairCounts.objects.using(db).filter(tag=tag, studies__gt=0)
+    if set(names) != set(FACET_SOURCES):  # leave the thousands of constructs in the table
+        pairs = pairs.filter(
+            reduce(or_, (Q(other__startswith=f"{name}:") for name in names), Q(other=""))
+        )
     for other, n in pairs.values_list("other", "studies"):
         if not other:
             counts[MATCHED] = n

@@ -160,7 +160,8 @@ def scale_paths(server: Server) -> list[str]:
         f"{API_LIST}{study_id}/",
         "/studies/",
         "/studies/?disease=ssc&phase=1",
-        # The same page counted afresh, as on its first request after a change.
+        # The same pages counted afresh, as on their first request after a change.
+        "/bench/afresh/catalogue/",
         "/bench/afresh/catalogue/?disease=ssc&phase=1",
         f"/studies/{study_id}/",
         f"/constructs/{construct[0][0]}/",

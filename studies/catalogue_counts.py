@@ -10,7 +10,8 @@ data does. So they are counted once per change and stored:
   (bulk writers that send no signals call :func:`catalogue_changed` themselves);
 - :func:`unfiltered_counts` returns the stored counts while they were counted at the
   current version, and otherwise counts again and stores the result, unless the
-  version moved meanwhile (then the next reader counts again); :func:`counts_under`
+  version moved meanwhile (then the next reader counts again); :func:`stored_part`
+  reads one part of them while current, counting nothing; :func:`counts_under`
   does the same for the counts under a combination of filters, one row each.
 
 The version is read before counting, so counts stored under a version never miss a
@@ -81,19 +82,18 @@ def unfiltered_counts(count: Callable[[], dict], keys: Iterable[str] = ()) -> di
     return counts
 
 
-def unfiltered_part(count: Callable[[], dict], keys: Iterable[str], part: str):
-    """One entry of :func:`unfiltered_counts` (``part``, one of ``keys``), read alone
-    while the stored counts are current: the labels a filtered page needs are a
-    small part of counts that hold every construct (~30 kB at 100,000 studies)."""
-    if not _uncommitted_change(transaction.get_connection()):
-        stored = (
-            models.CatalogueCounts.objects.filter(pk=ROW, counted_version=F("version"))
-            .values_list(KeyTransform(part, "counts"), flat=True)
-            .first()
-        )
-        if stored is not None:
-            return stored
-    return unfiltered_counts(count, keys)[part]
+def stored_part(part: str):
+    """One entry of the stored unfiltered counts, read alone, while they are current;
+    else None. The labels a filtered page needs are a small part of counts that hold
+    every construct (~30 kB at 100,000 studies), and after a change that page looks
+    up the few labels it shows rather than counting every facet again."""
+    if _uncommitted_change(transaction.get_connection()):
+        return None
+    return (
+        models.CatalogueCounts.objects.filter(pk=ROW, counted_version=F("version"))
+        .values_list(KeyTransform(part, "counts"), flat=True)
+        .first()
+    )
 
 
 # Filter combinations whose counts are stored at one data version, at most: the keys

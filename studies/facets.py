@@ -256,8 +256,9 @@ def unfiltered_facet_counts() -> dict:
 
 
 def unfiltered_facet_labels() -> dict:
-    """The labels stored with the unfiltered counts, read without the counts."""
-    return catalogue_counts.unfiltered_part(_count_every_facet, STORED_KEYS, "labels")
+    """The labels stored with the unfiltered counts, read without the counts, by
+    facet; none while those counts are stale (the labels shown are looked up)."""
+    return catalogue_counts.stored_part("labels") or {}
 
 
 def _selected_values(filterset, name: str) -> set[str]:
@@ -454,7 +455,8 @@ def _labels(name: str, values: set[str], stored: _Stored) -> dict[str, str]:
     labeller, choices = FACET_SOURCES[name][1:]
     if choices:
         return labeller(values)
-    labels = {value: label for value, label in stored["labels"][name].items() if value in values}
+    known = stored["labels"].get(name, {})
+    labels = {value: label for value, label in known.items() if value in values}
     if missing := values - labels.keys():
         labels.update(labeller(missing))
     return labels

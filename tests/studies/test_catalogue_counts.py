@@ -257,6 +257,23 @@ def test_a_filtered_page_reads_the_stored_labels_alone_and_follows_a_rename(clie
     assert [(o.label, o.count) for o in constructs.options] == [("New name CAR", 1)]
 
 
+def test_a_filtered_page_after_a_change_looks_up_its_labels_without_counting_all(client):
+    ssc = DiseaseFactory(code="ssc", name="Systemic sclerosis")
+    ArmProductFactory(arm=ArmFactory(disease=ssc))
+    client.get("/studies/")  # counts and stores, with the labels
+    ArmFactory(disease=ssc)  # a change: the stored counts are stale
+
+    with CaptureQueriesContext(connection) as page:
+        response = client.get("/studies/", {"disease": "ssc", "phase": "1"})
+
+    # The unfiltered counts are neither counted nor stored again for this page.
+    sql = [q["sql"] for q in page.captured_queries]
+    assert not [q for q in sql if q.startswith('UPDATE "studies_cataloguecounts"')], sql
+    diseases = response.context["facets"][0]
+    assert [(o.label, o.count) for o in diseases.options] == [(ssc.name, 2)]
+    assert response.context["page"].paginator.count == 2
+
+
 @pytest.mark.postgres
 def test_combinations_too_long_to_key_are_counted_not_stored(monkeypatch):
     monkeypatch.setattr(catalogue_counts, "_KEY_LENGTH", len("phase=1&status=recruiting"))

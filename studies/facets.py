@@ -330,17 +330,23 @@ def _stored_counts(filterset, names: list[str], without: str | None) -> dict[str
         "SELECT tag, count(*) FROM (SELECT unnest(array_prepend('', f.tags)) AS tag "
         f"FROM studies_studyfacets f {_where(conditions)}) t GROUP BY tag"
     )
-    counts: dict[str, dict] = {name: {} for name in names}
-    counts[MATCHED] = 0
     with connections[filterset.queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
-        for tag, n in cursor.fetchall():
-            if not tag:
-                counts[MATCHED] = n
-                continue
-            facet, value = tag.split(":", 1)
-            if facet in counts:
-                counts[facet][value] = n
+        return _by_facet(cursor.fetchall(), names)
+
+
+def _by_facet(rows, names: list[str]) -> dict[str, dict]:
+    """(tag, studies) rows as studies per value of each facet in ``names``, those of
+    the empty tag (every study counted) under MATCHED; other facets are dropped."""
+    counts: dict[str, dict] = {name: {} for name in names}
+    counts[MATCHED] = 0
+    for tag, n in rows:
+        if not tag:
+            counts[MATCHED] = n
+            continue
+        facet, value = tag.split(":", 1)
+        if facet in counts:
+            counts[facet][value] = n
     return counts
 
 
@@ -360,21 +366,12 @@ def _pair_counts(db: str, tag: str, names: list[str]) -> dict[str, dict]:
     """Studies per value of each facet in ``names`` among the studies with ``tag``
     ("" for every study), and their number under MATCHED: one index range of the
     pair counts the database keeps (models.FacetPairCounts)."""
-    counts: dict[str, dict] = {name: {} for name in names}
-    counts[MATCHED] = 0
     pairs = FacetPairCounts.objects.using(db).filter(tag=tag, studies__gt=0)
     if set(names) != set(FACET_SOURCES):  # leave the thousands of constructs in the table
         pairs = pairs.filter(
             reduce(or_, (Q(other__startswith=f"{name}:") for name in names), Q(other=""))
         )
-    for other, n in pairs.values_list("other", "studies"):
-        if not other:
-            counts[MATCHED] = n
-            continue
-        facet, value = other.split(":", 1)
-        if facet in counts:
-            counts[facet][value] = n
-    return counts
+    return _by_facet(pairs.values_list("other", "studies"), names)
 
 
 def _only_tag(filterset, without: str | None) -> str | None:

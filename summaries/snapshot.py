@@ -69,6 +69,7 @@ from studies.summary import (
 )
 from studies.visibility import public
 
+from . import bulk
 from .models import (
     SAFETY_METRICS,
     Contribution,
@@ -273,8 +274,8 @@ def _pool_studies(studies: Studies) -> dict[tuple[int, int], tuple[int, int, boo
         .values_list("study_id", "first")
     )
     study_ids = visible_studies(studies).values_list("pk", flat=True)
-    PooledStudy.objects.bulk_create(
-        PooledStudy(study_id=pk, first_year=first_years.get(pk)) for pk in study_ids
+    bulk.insert(
+        PooledStudy, ["study_id", "first_year"], ((pk, first_years.get(pk)) for pk in study_ids)
     )
     rows = list(
         reports.annotate(rank=REPORT_RANK).values_list(
@@ -282,9 +283,10 @@ def _pool_studies(studies: Studies) -> dict[tuple[int, int], tuple[int, int, boo
             "publication__superseded_by",
         )
     )
-    PooledReport.objects.bulk_create(
-        PooledReport(study_id=study, publication_id=publication, year=year)
-        for study, publication, year, _, _ in rows
+    bulk.insert(
+        PooledReport,
+        ["study_id", "publication_id", "year"],
+        ((study, publication, year) for study, publication, year, _, _ in rows),
     )
     return {
         (study, publication): (rank, year, newer is not None)
@@ -360,13 +362,14 @@ def _pool_arms(studies: Studies, vocabulary: _Vocabulary, reports) -> dict[int, 
         if (report := reports.get((arm.study_id, publication_id))) is not None:
             rank, year, superseded = report
             candidates.append(
-                PooledSource(
-                    study_id=arm.study_id, arm_id=arm_id, disease_id=arm.disease_id,
-                    publication_id=publication_id, report_rank=rank, report_year=year,
-                    superseded=superseded,
-                )
+                (arm.study_id, arm_id, arm.disease_id, publication_id, rank, year, superseded)
             )
-    PooledSource.objects.bulk_create(candidates)
+    bulk.insert(
+        PooledSource,
+        ["study_id", "arm_id", "disease_id", "publication_id", "report_rank", "report_year",
+         "superseded"],
+        candidates,
+    )
 
     group = [F("study_id"), F("disease_id")]
     scope = scoped(PooledSource.objects.all(), "study_id", studies)
@@ -410,11 +413,11 @@ def _pool_arms(studies: Studies, vocabulary: _Vocabulary, reports) -> dict[int, 
                                                                            else 0),
         )
         pooled.append(arm.pooled)
-    PooledArm.objects.bulk_create(pooled)
-    PooledArmConstruct.objects.bulk_create(
-        PooledArmConstruct(arm_id=arm_id, construct_id=construct_id)
-        for arm_id, construct_id in _arm_constructs(studies)
-        if arm_id in arms
+    bulk.insert_objects(PooledArm, pooled)
+    bulk.insert(
+        PooledArmConstruct,
+        ["arm_id", "construct_id"],
+        (pair for pair in _arm_constructs(studies) if pair[0] in arms),
     )
     return arms
 
@@ -649,8 +652,8 @@ def _contributions(studies: Studies, arms: dict[int, _Arm], vocabulary: _Vocabul
         if (arm.study_id, disease_id, target_key) not in real
     )
     rates = _rates(studies, contributions, patients, vocabulary)
-    Contribution.objects.bulk_create(contributions)
-    ContributionRate.objects.bulk_create(rates)
+    bulk.insert_objects(Contribution, contributions, with_ids=True)
+    bulk.insert(ContributionRate, RATE_FIELDS, (rate.row() for rate in rates))
 
 
 def _contribution(arm: _Arm, disease_id: int, level: str, count: int | None = 0) -> Contribution:
@@ -668,9 +671,31 @@ def _contribution(arm: _Arm, disease_id: int, level: str, count: int | None = 0)
     )
 
 
+# ContributionRate rows are many (~5 per arm): kept as plain tuples, not model instances.
+RATE_FIELDS = ["contribution_id", "study_id", "disease_id", "target_key", "measure_id",
+               "metric", "is_response", "is_drug_free", "level", "events", "evaluable"]
+
+
+@dataclass(slots=True)
+class _Rate:
+    contribution: Contribution
+    measure_id: int | None
+    metric: str
+    is_response: bool
+    is_drug_free: bool
+    level: str
+    events: int
+    evaluable: int
+
+    def row(self) -> tuple:
+        c = self.contribution
+        return (c.pk, c.study_id, c.disease_id, c.target_key, self.measure_id, self.metric,
+                self.is_response, self.is_drug_free, self.level, self.events, self.evaluable)
+
+
 def _rates(
     studies, contributions, patients: dict[int, _ArmPatients], vocabulary
-) -> list[ContributionRate]:
+) -> list[_Rate]:
     """Each contribution's events over evaluable, per measure and per safety metric:
     from patient rows where the report has them, from arm aggregates otherwise. Also
     sets the patient count of arm-level contributions whose arm size is cited from
@@ -679,7 +704,7 @@ def _rates(
     patient_safety = _patient_safety_rates(studies)
     arm_measures = _arm_measure_rates(studies)
     arm_safety = _arm_safety_rates(studies)
-    rates: list[ContributionRate] = []
+    rates: list[_Rate] = []
 
     for contribution in contributions:
         if contribution.level not in (Contribution.Level.PATIENT, Contribution.Level.ARM):
@@ -706,21 +731,12 @@ def _rates(
             found += [("arm", rate, m, "") for m, rate in arm_measures.get(arm_id, {}).items()]
             found += [("arm", rate, None, metric)
                       for metric, rate in arm_safety.get(arm_id, {}).items()]
+        response = vocabulary.main_outcomes.get(contribution.disease_id)
         new = [
-            ContributionRate(
-                contribution=contribution,
-                study_id=contribution.study_id,
-                disease_id=contribution.disease_id,
-                target_key=contribution.target_key,
-                measure_id=measure_id,
-                metric=metric,
-                is_response=measure_id is not None
-                and measure_id == vocabulary.main_outcomes.get(contribution.disease_id),
-                is_drug_free=measure_id is not None and measure_id == vocabulary.drug_free,
-                level=level,
-                events=events,
-                evaluable=evaluable,
-            )
+            _Rate(contribution, measure_id, metric,
+                  is_response=measure_id is not None and measure_id == response,
+                  is_drug_free=measure_id is not None and measure_id == vocabulary.drug_free,
+                  level=level, events=events, evaluable=evaluable)
             for level, (events, evaluable), measure_id, metric in found
         ]
         if contribution.patient_count is None:

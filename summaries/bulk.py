@@ -1,0 +1,87 @@
+"""Writing many snapshot rows at once.
+
+Django's bulk_create sends one placeholder per value (~640,000 for the contribution
+rates of 10,000 studies): building and binding them, and PostgreSQL parsing them,
+took a third of a full rebuild. On PostgreSQL :func:`insert` streams the rows with
+COPY instead (53,634 rates: ~0.1 s against ~2.5 s). The snapshot models hold plain
+values (numbers, text, booleans), so the attributes are written as they are, without
+each field's own conversion.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+
+from django.db import connection, models
+
+# COPY's text format: these characters in a value would end the value or the row.
+ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def insert(model: type[models.Model], fields: list[str], rows: Iterable[tuple]) -> None:
+    """Insert rows given as tuples of values for these fields (their attribute names)."""
+    rows = list(rows)
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(model(**dict(zip(fields, row, strict=True))) for row in rows)
+        return
+    meta = model._meta
+    # COPY knows no Django defaults: fields left out get theirs, as bulk_create gives.
+    defaults = [f for f in meta.concrete_fields
+                if f.attname not in fields and f.has_default() and not f.primary_key]
+    fields = [*fields, *(f.attname for f in defaults)]
+    tail = "".join("\t" + _text(f.get_default()) for f in defaults)
+    data = io.StringIO()
+    for row in rows:
+        data.write("\t".join(map(_text, row)))
+        data.write(tail + "\n")
+    data.seek(0)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in fields)
+    with connection.cursor() as cursor:
+        cursor.copy_expert(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN", data)
+
+
+def insert_objects(model: type[models.Model], objects: Iterable[models.Model], *,
+                   with_ids: bool = False) -> None:
+    """Insert these unsaved instances. ``with_ids`` gives each its primary key first
+    (rows of other models refer to them)."""
+    objects = list(objects)
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objects)
+        return
+    if with_ids and objects:
+        _reserve_ids(model, objects)
+    fields = [f for f in model._meta.concrete_fields
+              if with_ids or not (f.primary_key and f.auto_created)]
+    insert(model, [f.attname for f in fields],
+           (tuple(_value(row, field) for field in fields) for row in objects))
+
+
+def _value(row: models.Model, field: models.Field):
+    value = getattr(row, field.attname)
+    if value is None and field.is_relation and field.is_cached(row):
+        # A foreign key set to an object that got its primary key after the assignment.
+        value = field.get_cached_value(row).pk
+    return value
+
+
+def _text(value) -> str:
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    return str(value).translate(ESCAPES)
+
+
+def _reserve_ids(model: type[models.Model], rows: list[models.Model]) -> None:
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(rows)],
+        )
+        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
+            row.pk = pk

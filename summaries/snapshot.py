@@ -156,19 +156,28 @@ def arm_results(studies: Studies = None) -> QuerySet:
     return scoped(results, "arm__study_id", studies)
 
 
-def patient_results(studies: Studies = None) -> QuerySet:
-    results = public(OutcomeResult.objects.filter(patient__in=visible_patients(studies)))
-    return scoped(results, "patient__arm__study_id", studies)
-
-
 def arm_events(studies: Studies = None) -> QuerySet:
     events = public(AdverseEvent.objects.filter(arm__in=visible_arms(studies)))
     return scoped(events, "arm__study_id", studies)
 
 
-def patient_events(studies: Studies = None) -> QuerySet:
-    events = public(AdverseEvent.objects.filter(patient__in=visible_patients(studies)))
-    return scoped(events, "patient__arm__study_id", studies)
+# Once the PooledArm rows of the studies are written they are their visible arms:
+# later steps join them instead of deriving visibility again through study and arm
+# (PostgreSQL planned those nested subqueries longer than it ran them).
+
+
+def pooled_arm_ids(studies: Studies) -> QuerySet:
+    return scoped(PooledArm.objects.all(), "study_id", studies).values("arm_id")
+
+
+def pooled_arm_rows(model, studies: Studies) -> QuerySet:
+    """The model's public rows about the studies' visible arms (results, events)."""
+    return public(model.objects.filter(arm_id__in=pooled_arm_ids(studies)))
+
+
+def pooled_patients(studies: Studies) -> QuerySet:
+    """The studies' visible patient rows."""
+    return public(Patient.objects.filter(arm_id__in=pooled_arm_ids(studies)))
 
 
 # Vocabulary facts --------------------------------------------------------------------------
@@ -448,7 +457,7 @@ def _pool_patients(studies: Studies) -> None:
     """Patient rows cited from their arm's counted report, with their safety outcomes:
     one INSERT ... SELECT joining the visible patients to their PooledArm."""
     patients = (
-        visible_patients(studies)
+        pooled_patients(studies)
         .order_by()
         .annotate(
             p_id=F("pk"), p_arm=F("arm_id"), p_disease=F("primary_disease_id"),
@@ -494,9 +503,9 @@ def _patient_safety(studies: Studies) -> QuerySet:
     unknown (only an ungraded row speaking to grade 2), as
     studies.summary._patient_event_outcome. No row at all is unknown too (a LEFT JOIN)."""
     ungraded = Count("pk", filter=Q(grade__isnull=True))
+    events = public(AdverseEvent.objects.filter(patient__in=pooled_patients(studies)))
     return (
-        patient_events(studies)
-        .filter(event_type__in=SAFETY_TYPES)
+        events.filter(event_type__in=SAFETY_TYPES)
         .order_by()
         .values("patient_id", "event_type")
         .annotate(worst=Max("grade"), ungraded=ungraded)
@@ -545,7 +554,11 @@ def _choose_persons(studies: Studies) -> None:
 def _latest_values(studies: Studies) -> None:
     """Each counted patient's latest yes/no and latest number per measure: chosen by a
     window function, joined to the counted patients and written by INSERT ... SELECT."""
-    results = patient_results(studies).order_by()
+    # Only counted patients' values are kept: read only theirs.
+    counted = scoped(PooledPatient.objects.filter(counted=True), "study_id", studies)
+    results = public(
+        OutcomeResult.objects.filter(patient_id__in=counted.values("patient_id"))
+    ).order_by()
     latest = Window(
         RowNumber(), partition_by=[F("patient_id"), F("measure_id")], order_by=TIMEPOINT_ORDER
     )
@@ -791,7 +804,7 @@ def _from_counted_report(rows: QuerySet) -> QuerySet:
 def _arm_measure_rates(studies) -> dict[int, dict[int, tuple[int, int]]]:
     """Per arm and measure: n_events of n_evaluable at the latest time point."""
     rows = _from_counted_report(
-        arm_results(studies).filter(n_events__isnull=False, n_evaluable__gt=0)
+        pooled_arm_rows(OutcomeResult, studies).filter(n_events__isnull=False, n_evaluable__gt=0)
     )
     latest = (
         rows.annotate(
@@ -816,7 +829,9 @@ def _arm_safety_rates(studies) -> dict[int, dict[str, tuple[int, int]]]:
     ungraded = Q(grade__isnull=True)
     grouped = (
         _from_counted_report(
-            arm_events(studies).filter(event_type__in=SAFETY_TYPES, n_evaluable__gt=0)
+            pooled_arm_rows(AdverseEvent, studies).filter(
+                event_type__in=SAFETY_TYPES, n_evaluable__gt=0
+            )
         )
         .values("arm_id", "event_type")
         .annotate(

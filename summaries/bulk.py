@@ -11,7 +11,8 @@ each field's own conversion.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from django.db import connection, models
 
@@ -58,6 +59,40 @@ def insert_objects(model: type[models.Model], objects: Iterable[models.Model], *
               if with_ids or not (f.primary_key and f.auto_created)]
     insert(model, [f.attname for f in fields],
            (tuple(_value(row, field) for field in fields) for row in objects))
+
+
+@contextmanager
+def reloading(tables: Iterable[type[models.Model]]) -> Iterator[None]:
+    """Empty these tables for the block to fill them again, in the caller's
+    transaction. On PostgreSQL they are truncated and their secondary indexes dropped
+    until the block ends, then built again: one sorted pass per index instead of an
+    insertion per row (at 10,000 studies ~1.5 s of a full rebuild). Both take an
+    exclusive lock until the transaction ends, so only tables no page reads belong here;
+    should the block fail, rolling the transaction back restores rows and indexes."""
+    tables = list(tables)
+    if connection.vendor != "postgresql":
+        for model in reversed(tables):
+            model.objects.all().delete()
+        yield
+        return
+    assert connection.in_atomic_block, "reloading() needs a transaction to roll back to"
+    names = [model._meta.db_table for model in tables]
+    with connection.cursor() as cursor:
+        # Indexes that no constraint owns (the primary keys and unique constraints stay).
+        cursor.execute(
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indrelid = ANY(%s::regclass[]) AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint WHERE conindid = indexrelid) ORDER BY 1",
+            [names],
+        )
+        indexes = cursor.fetchall()
+        cursor.execute(f"TRUNCATE {', '.join(map(connection.ops.quote_name, names))}")
+        for name, _ in indexes:
+            cursor.execute(f"DROP INDEX {name}")  # regclass text: quoted where needed
+    yield
+    with connection.cursor() as cursor:
+        for _, definition in indexes:
+            cursor.execute(definition)
 
 
 def _value(row: models.Model, field: models.Field):

@@ -262,7 +262,15 @@ def rebuild(studies: Studies, relevant_measures: list[int]) -> None:
     Rows of other studies are read (a person's other reports) but not written, except
     for the ``counted`` flag of patient rows of persons the studies share."""
     vocabulary = _Vocabulary(relevant_measures, main_outcomes(), drug_free_measure_id())
-    delete(studies)
+    if studies is None:
+        with bulk.reloading(SNAPSHOT_MODELS):
+            _build(None, vocabulary)
+    else:
+        delete(studies)
+        _build(studies, vocabulary)
+
+
+def _build(studies: Studies, vocabulary: _Vocabulary) -> None:
     reports = _pool_studies(studies)
     _pool_diseases(studies)
     arms = _pool_arms(studies, vocabulary, reports)

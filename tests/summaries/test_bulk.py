@@ -1,10 +1,14 @@
 """summaries.bulk writes snapshot rows exactly as given (PostgreSQL streams them with
-COPY, whose text format has its own escapes; other databases use bulk_create)."""
+COPY, whose text format has its own escapes; other databases use bulk_create), and a
+full rebuild's reload (tables truncated, indexes dropped and built again) loses
+nothing, whether it succeeds or fails."""
 
 import pytest
+from django.db import connection, transaction
 
-from summaries import bulk
-from summaries.models import Contribution, ContributionRate, PooledArm
+from summaries import bulk, services, snapshot
+from summaries.models import Contribution, ContributionRate, PooledArm, PooledStudy
+from tests.factories import ArmFactory, ArmProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -44,3 +48,42 @@ def test_objects_get_their_ids_first_so_that_rows_of_other_models_can_refer_to_t
     assert sorted(stored) == [(10, 10, False, False), (11, 11, False, False)]  # defaults
     with django_assert_num_queries(0):
         bulk.insert(PooledArm, ["arm_id"], [])
+
+
+def index_definitions(models) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = ANY(%s::regclass[])",
+            [[model._meta.db_table for model in models]],
+        )
+        return {definition for (definition,) in cursor.fetchall()}
+
+
+@pytest.mark.postgres
+def test_a_full_rebuild_leaves_every_snapshot_index_as_it_found_it():
+    ArmProductFactory(arm=ArmFactory(n_patients=4))
+    before = index_definitions(snapshot.SNAPSHOT_MODELS)
+    assert len(before) > len(snapshot.SNAPSHOT_MODELS)  # secondary indexes, not only keys
+
+    services.full_rebuild()
+
+    assert index_definitions(snapshot.SNAPSHOT_MODELS) == before
+    assert PooledArm.objects.count() == 1
+
+
+def test_a_reload_that_fails_leaves_the_rows_and_indexes_as_they_were():
+    bulk.insert(PooledStudy, ["study_id", "first_year"], [(1, 2020), (2, None)])
+    postgres = connection.vendor == "postgresql"
+    indexes = index_definitions([PooledStudy, PooledArm]) if postgres else None
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        with bulk.reloading([PooledStudy, PooledArm]):
+            assert not PooledStudy.objects.exists()  # emptied for the block
+            bulk.insert(PooledStudy, ["study_id"], [(3,)])
+            raise RuntimeError("the rebuild failed")
+
+    assert sorted(PooledStudy.objects.values_list("study_id", "first_year")) == [
+        (1, 2020), (2, None)
+    ]
+    if postgres:
+        assert index_definitions([PooledStudy, PooledArm]) == indexes

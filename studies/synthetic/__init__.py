@@ -144,7 +144,7 @@ def synthetic_generate(
     summary = SyntheticSummary(studies=studies, seed=seed)
     writer = RowWriter()
     with transaction.atomic():
-        _write(writer, generator.constructs(), summary.counts)
+        _write(writer, generator.constructs(), summary.counts)  # no studies: no facets
 
     def chunks():
         done = 0
@@ -164,7 +164,7 @@ def synthetic_generate(
         for done, rows in chunks():
             with transaction.atomic():
                 writer.relax_durability()
-                _write(writer, rows, summary.counts)
+                _write_facets(_write(writer, rows, summary.counts))
             if progress:
                 progress(done)
     writer.analyze(WRITE_ORDER)
@@ -178,8 +178,9 @@ def synthetic_generate(
     return summary
 
 
-def _write(writer: RowWriter, rows: dict, counts: Counter) -> None:
-    """Write a chunk whose rows already have their ids (see allocate_ids)."""
+def _write(writer: RowWriter, rows: dict, counts: Counter) -> list[int]:
+    """Write a chunk whose rows already have their ids (see allocate_ids); return its
+    study ids, whose facet values the caller writes (:func:`_write_facets`)."""
     for model in REFERENCED:
         if rows.get(model) and "id" not in rows[model][0]:
             writer.allocate_ids(model, rows[model])
@@ -187,12 +188,17 @@ def _write(writer: RowWriter, rows: dict, counts: Counter) -> None:
         if rows.get(model):
             counts[_label(model)] += writer.write(model, rows[model])
     # In the chunk's transaction, so that no one sees its studies without these.
-    if rows.get(Study):
-        study_ids = [row["id"] for row in rows[Study]]
-        refresh_study_counts(study_ids)
-        refresh_search_documents(study_ids)
-        refresh_facet_values(study_ids)
+    study_ids = [row["id"] for row in rows.get(Study, [])]
+    refresh_study_counts(study_ids)
+    refresh_search_documents(study_ids)
     catalogue_changed()
+    return study_ids
+
+
+def _write_facets(study_ids: list[int]) -> None:
+    # PostgreSQL adds the studies' pairs of facet values to counts that every chunk
+    # shares (studies.pair_counts) and keeps those rows locked until the chunk commits.
+    refresh_facet_values(study_ids)
 
 
 def _write_in_thread(rows: dict, previous: Future | None) -> Counter:
@@ -201,11 +207,14 @@ def _write_in_thread(rows: dict, previous: Future | None) -> Counter:
         writer = RowWriter()
         with transaction.atomic():
             writer.relax_durability()
-            _write(writer, rows, counts)
+            study_ids = _write(writer, rows, counts)
             if previous is not None:
                 # Foreign keys are checked at commit and may name rows of the previous
                 # chunk (a person seen in two studies): commit after it, or fail with it.
                 previous.result()
+            # Only now: holding the shared pair counts while waiting for the previous
+            # chunk, which needs them too, would make both wait for ever.
+            _write_facets(study_ids)
     finally:
         connection.close()  # this thread's own connection
     return counts

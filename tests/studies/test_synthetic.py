@@ -1,15 +1,18 @@
 """The synthetic data generator: deterministic, valid by the models' own rules, and
 shaped like the literature (reports, dual products, re-reported patients)."""
 
+import threading
+import time
 from io import StringIO
 
 import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 
+from studies.facet_values import refresh_facet_values
 from studies.models import (
     AdverseEvent,
     Arm,
@@ -25,6 +28,7 @@ from studies.models import (
     StudyReport,
 )
 from studies.synthetic import SyntheticDataError, synthetic_generate
+from tests.studies.test_facet_values import kept_pairs, recounted_pairs
 
 pytestmark = pytest.mark.django_db
 
@@ -197,3 +201,51 @@ def test_command_reports_what_it_wrote():
 
     assert "Generated 4 synthetic studies." in out.getvalue()
     assert Study.objects.count() == 4
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_writers_do_not_wait_for_each_other_and_keep_the_pair_counts(monkeypatch):
+    # Each chunk's facet values add to pair counts that every chunk shares, whose rows
+    # stay locked until the chunk commits; chunks commit in order. The first chunk is
+    # slowed down here, so that a second chunk that took those locks before the first
+    # one committed would wait for it while it waits for them, for ever.
+    import studies.synthetic as synthetic
+
+    calls = []
+
+    def first_one_slow(study_ids):
+        calls.append(study_ids)
+        if threading.current_thread().name.endswith("_0"):  # the first chunk's writer
+            time.sleep(2)
+        return refresh_facet_values(study_ids)
+
+    monkeypatch.setattr(synthetic, "refresh_facet_values", first_one_slow)
+    outcome = {}
+
+    def generate():
+        try:
+            outcome["summary"] = synthetic_generate(
+                studies=4, seed=8, chunk_studies=2, writers=2, drafts=0, refresh_summaries=False
+            )
+        except Exception as error:  # reported below, in the test's thread
+            outcome["error"] = error
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=generate, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    if thread.is_alive():
+        with connection.cursor() as cursor:  # unblock the writers before failing
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        thread.join(timeout=30)
+        pytest.fail("the parallel writers were still waiting for each other after 60 s")
+
+    assert "error" not in outcome, outcome.get("error")
+    assert len(calls) == 2 and Study.objects.count() == 4
+    assert kept_pairs() == recounted_pairs()
+    assert kept_pairs()[("", "")] == 4

@@ -204,7 +204,7 @@ def test_command_reports_what_it_wrote():
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the writers commit
 def test_parallel_writers_do_not_wait_for_each_other_and_keep_the_pair_counts(monkeypatch):
     # Each chunk's facet values add to pair counts that every chunk shares, whose rows
     # stay locked until the chunk commits; chunks commit in order. The first chunk is

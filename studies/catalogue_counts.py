@@ -136,7 +136,13 @@ def counts_under(key: str, names: Iterable[str], count: Callable[[list[str]], di
     if stored is not None or entries.count() < MAX_FILTERED:
         # Stored under the version read before counting: a change committed meanwhile
         # makes them stale at once rather than hiding that change.
-        entries.update_or_create(key=key, defaults={"version": version, "counts": counts})
+        # One upsert: two requests storing the same key at once both succeed.
+        entries.bulk_create(
+            [models.FilteredCounts(key=key, version=version, counts=counts)],
+            update_conflicts=True,
+            unique_fields=["key"],
+            update_fields=["version", "counts"],
+        )
     return counts
 
 

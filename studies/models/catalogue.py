@@ -79,6 +79,16 @@ class FacetPairCounts(models.Model):
 
     class Meta:
         verbose_name_plural = "facet pair counts"
+        indexes = [
+            # The pairs of one tag with one facet's values as one index range: a
+            # LIKE 'construct:%' can use a btree only under this operator class (or
+            # the C collation), not the primary key's, whatever the database's locale.
+            models.Index(
+                fields=["tag", "other"],
+                name="facet_pair_prefix_idx",
+                opclasses=["text_pattern_ops", "text_pattern_ops"],
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.tag or 'any'} & {self.other or 'any'}: {self.studies}"

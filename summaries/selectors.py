@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import reduce
+from operator import or_
 
-from django.db.models import Count, Max, Min, Prefetch, QuerySet
+from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 
 from studies.filtersets.codes import vocabulary_codes
@@ -54,12 +56,14 @@ def response_points(summaries: list[DiseaseTargetSummary]) -> list[Contribution]
     studies.summary.Contribution objects (for the per-study forest plot and its table),
     in the groups' order, then by study and arm."""
     order = {(row.disease_id, row.target_key): index for index, row in enumerate(summaries)}
+    if not order:
+        return []
+    groups = reduce(or_, (Q(disease_id=disease, target_key=target) for disease, target in order))
     rates = list(
-        ContributionRate.objects.filter(is_response=True)
+        ContributionRate.objects.filter(groups, is_response=True)
         .select_related("measure", "contribution__disease")
         .order_by("pk")
     )
-    rates = [r for r in rates if (r.contribution.disease_id, r.contribution.target_key) in order]
     contributions = [r.contribution for r in rates]
     studies = Study.objects.in_bulk({c.study_id for c in contributions})
     arms = Arm.objects.in_bulk({c.arm_id for c in contributions})

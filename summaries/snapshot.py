@@ -230,6 +230,7 @@ SNAPSHOT_MODELS = (
     PooledStudy, PooledDisease, PooledReport, PooledSource, PooledArm, PooledArmConstruct,
     PooledPatient, LatestValue, Contribution, ContributionRate,
 )
+READ_BY_PAGES = (ContributionRate, Contribution)  # leaves first
 
 
 def delete(studies: Studies) -> None:
@@ -263,7 +264,12 @@ def rebuild(studies: Studies, relevant_measures: list[int]) -> None:
     for the ``counted`` flag of patient rows of persons the studies share."""
     vocabulary = _Vocabulary(relevant_measures, main_outcomes(), drug_free_measure_id())
     if studies is None:
-        with bulk.reloading(SNAPSHOT_MODELS):
+        # Pages read the contributions (summaries.selectors.response_points): their rows
+        # are deleted, so that readers keep seeing the old ones until the rebuild
+        # commits. No page reads the other tables: they are reloaded, faster but locked.
+        for model in READ_BY_PAGES:
+            model.objects.all().delete()
+        with bulk.reloading(m for m in SNAPSHOT_MODELS if m not in READ_BY_PAGES):
             _build(None, vocabulary)
     else:
         delete(studies)

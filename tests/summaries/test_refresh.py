@@ -112,6 +112,20 @@ def test_pages_read_stored_rows_like_pooled_summaries(two_groups):
     assert [row.key for row in selectors.disease_summaries(lupus)] == [("sle", "cd19")]
 
 
+def test_a_disease_page_reads_the_response_points_of_its_own_groups_only(two_groups):
+    ssc = Disease.objects.get(code="ssc")
+    OutcomeResultFactory(arm=two_groups["ssc"], measure=ssc.main_outcome, n_events=1,
+                         n_evaluable=2)
+    services.full_rebuild()
+    assert len(selectors.response_points(selectors.disease_target_summaries())) == 2
+    lupus = selectors.disease_summaries(Disease.objects.get(code="sle"))
+
+    points = selectors.response_points(lupus)
+
+    assert [(p.arm.pk, p.rate(RESPONSE)) for p in points] == [(two_groups["sle"].pk, Rate(3, 4))]
+    assert selectors.response_points([]) == []
+
+
 # What a change refreshes ---------------------------------------------------------------------
 
 

@@ -131,16 +131,22 @@ def disease_detail(request, code: str):
     return render(request, "studies/disease_detail.html", context)
 
 
+# The dashboard's forest plot shows at most this many arms, those with the most
+# evaluable patients; each group's page lists all of its own.
+FOREST_ARMS = 40
+
+
 @require_GET
 def summary_dashboard(request):
     summaries = stored.disease_target_summaries()
-    points = stored.response_points(summaries)
+    points, more = stored.largest_response_points(summaries, FOREST_ARMS)
     context = {
         "summaries": summaries,
         "metrics": summary.METRICS,
         "patients_chart": charts.patients_by_disease_and_target(summaries),
         "forest_chart": charts.response_forest(points),
         "forest_rows": points,
+        "forest_more": more,
     }
     return render(request, "studies/summary.html", context)
 

@@ -51,19 +51,35 @@ def disease_summaries(disease: Disease) -> list[DiseaseTargetSummary]:
     return rows
 
 
+def _response_rates(summaries: list[DiseaseTargetSummary]) -> QuerySet:
+    """The stored main-outcome rates of these groups' arms."""
+    if not summaries:
+        return ContributionRate.objects.none()
+    groups = reduce(or_, (Q(disease_id=row.disease_id, target_key=row.target_key)
+                          for row in summaries))
+    rates = ContributionRate.objects.filter(groups, is_response=True)
+    return rates.select_related("measure", "contribution__disease")
+
+
 def response_points(summaries: list[DiseaseTargetSummary]) -> list[Contribution]:
     """Each study arm's main-outcome rate in these groups, from the stored snapshot, as
     studies.summary.Contribution objects (for the per-study forest plot and its table),
     in the groups' order, then by study and arm."""
+    return _points(summaries, list(_response_rates(summaries)))
+
+
+def largest_response_points(
+    summaries: list[DiseaseTargetSummary], limit: int
+) -> tuple[list[Contribution], bool]:
+    """The ``limit`` points of :func:`response_points` with the most evaluable
+    patients, and whether there are more (a plot of thousands of arms helps no one,
+    and drawing one took minutes)."""
+    rates = list(_response_rates(summaries).order_by("-evaluable", "pk")[: limit + 1])
+    return _points(summaries, rates[:limit]), len(rates) > limit
+
+
+def _points(summaries: list[DiseaseTargetSummary], rates: list[ContributionRate]):
     order = {(row.disease_id, row.target_key): index for index, row in enumerate(summaries)}
-    if not order:
-        return []
-    groups = reduce(or_, (Q(disease_id=disease, target_key=target) for disease, target in order))
-    rates = list(
-        ContributionRate.objects.filter(groups, is_response=True)
-        .select_related("measure", "contribution__disease")
-        .order_by("pk")
-    )
     contributions = [r.contribution for r in rates]
     studies = Study.objects.in_bulk({c.study_id for c in contributions})
     arms = Arm.objects.in_bulk({c.arm_id for c in contributions})

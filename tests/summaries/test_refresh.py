@@ -11,6 +11,7 @@ from django.template import Context, Template
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from studies import views
 from studies.models import Disease, OutcomeMeasure
 from studies.summary import CRS_ANY, RESPONSE, Rate, pooled_summary
 from summaries import selectors, services
@@ -124,6 +125,22 @@ def test_a_disease_page_reads_the_response_points_of_its_own_groups_only(two_gro
 
     assert [(p.arm.pk, p.rate(RESPONSE)) for p in points] == [(two_groups["sle"].pk, Rate(3, 4))]
     assert selectors.response_points([]) == []
+
+
+def test_the_dashboard_plots_only_the_arms_with_the_most_evaluable_patients(
+    two_groups, doris, cd19_product, client, monkeypatch
+):
+    monkeypatch.setattr(views, "FOREST_ARMS", 2)
+    for evaluable in (10, 2):
+        OutcomeResultFactory(arm=arm_with(cd19_product), measure=doris, n_events=1,
+                             n_evaluable=evaluable)
+    services.full_rebuild()
+
+    html = client.get("/summary/").content.decode()
+
+    forest = html[html.index('id="forest-title"'):]
+    assert "1/10" in forest and "3/4" in forest and "1/2" not in forest
+    assert "The 2 study arms with the most evaluable patients; more report" in forest
 
 
 # What a change refreshes ---------------------------------------------------------------------

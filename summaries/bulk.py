@@ -3,9 +3,9 @@
 Django's bulk_create sends one placeholder per value (~640,000 for the contribution
 rates of 10,000 studies): building and binding them, and PostgreSQL parsing them,
 took a third of a full rebuild. On PostgreSQL :func:`insert` streams the rows with
-COPY instead (53,634 rates: ~0.1 s against ~2.5 s). The snapshot models hold plain
+COPY instead (53,634 rates: ~0.5 s against ~2.4 s). The snapshot models hold plain
 values (numbers, text, booleans), so the attributes are written as they are, without
-each field's own conversion.
+each field's own conversion; a field of another kind is refused (:func:`_check_plain`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,17 @@ from django.db import connection, models
 
 # COPY's text format: these characters in a value would end the value or the row.
 ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# Fields whose Python values str() writes as PostgreSQL reads them.
+PLAIN_FIELDS = {
+    "AutoField", "BigAutoField", "BigIntegerField", "BooleanField", "CharField",
+    "DecimalField", "ForeignKey", "IntegerField", "PositiveIntegerField",
+    "PositiveSmallIntegerField", "SmallIntegerField", "TextField",
+}
 
 
 def insert(model: type[models.Model], fields: list[str], rows: Iterable[tuple]) -> None:
     """Insert rows given as tuples of values for these fields (their attribute names)."""
+    _check_plain(model)
     rows = list(rows)
     if not rows:
         return
@@ -93,6 +100,17 @@ def reloading(tables: Iterable[type[models.Model]]) -> Iterator[None]:
     with connection.cursor() as cursor:
         for _, definition in indexes:
             cursor.execute(definition)
+
+
+def _check_plain(model: type[models.Model]) -> None:
+    """Refuse models with fields whose values need Django's conversion (dates, JSON):
+    written as str() they would be wrong, on PostgreSQL only."""
+    for field in model._meta.concrete_fields:
+        if field.get_internal_type() not in PLAIN_FIELDS:
+            raise TypeError(
+                f"summaries.bulk writes plain values only: {model.__name__}.{field.name} is a "
+                f"{field.get_internal_type()}"
+            )
 
 
 def _value(row: models.Model, field: models.Field):

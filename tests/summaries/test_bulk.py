@@ -87,3 +87,11 @@ def test_a_reload_that_fails_leaves_the_rows_and_indexes_as_they_were():
     ]
     if postgres:
         assert index_definitions([PooledStudy, PooledArm]) == indexes
+
+
+def test_a_model_with_values_that_need_converting_is_refused_before_anything_is_written():
+    from summaries.models import RefreshRun  # dates and JSON
+
+    with pytest.raises(TypeError, match="RefreshRun.started_at is a DateTimeField"):
+        bulk.insert(RefreshRun, ["kind"], [("full",)])
+    assert not RefreshRun.objects.exists()

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -324,11 +324,17 @@ class _Data:
     drug_free: OutcomeMeasure | None
 
 
-def _load() -> _Data:
-    """All public rows the summaries need, in a fixed number of queries."""
+def _load(study_ids: Collection[int] | None = None) -> _Data:
+    """All public rows the summaries need, in a fixed number of queries: of every study,
+    or of these studies and of the studies that report one of their people (whose rows
+    decide where that person is counted)."""
     authors = Prefetch("authors", queryset=PublicationAuthor.objects.order_by("position"))
     public_studies = public(Study.objects.all())
+    if study_ids is not None:
+        public_studies = public_studies.filter(_with_linked_studies(study_ids))
     studies = {s.pk: s for s in public_studies}
+    if study_ids is not None:
+        public_studies = list(studies)  # a few ids: cheaper to plan than the subquery
     publications = {
         p.pk: p
         for p in public(Publication.objects.filter(reports__study__in=public_studies))
@@ -389,6 +395,13 @@ def _load() -> _Data:
         adverse_events=adverse_events,
         drug_free=drug_free,
     )
+
+
+def _with_linked_studies(study_ids: Collection[int]) -> Q:
+    """These studies, and those with a patient row of the same person as theirs."""
+    people = Patient.objects.filter(arm__study_id__in=study_ids, person__isnull=False)
+    linked = Patient.objects.filter(person_id__in=people.values("person_id"))
+    return Q(pk__in=study_ids) | Q(pk__in=linked.values("arm__study_id"))
 
 
 def _main_outcome(disease: Disease) -> OutcomeMeasure | None:
@@ -524,6 +537,12 @@ class _Pooler:
     # Contributions ----------------------------------------------------------------------
 
     def run(self) -> list[PooledSummary]:
+        self.pool()
+        pooled = [s for s in self.groups.values() if s.contributions]
+        return sorted(pooled, key=lambda s: (s.disease.name.lower(), s.targets.codes))
+
+    def pool(self) -> None:
+        """Fill self.groups: every group with its contributions and exclusions."""
         chosen, exclusions = self.latest_reports()
         winners = self.person_winners(chosen)
         for (study_id, disease_id), left_out in exclusions.items():
@@ -537,8 +556,6 @@ class _Pooler:
             if report is None or report.publication_id not in self.sources_of_arm(arm):
                 continue
             self.add_arm(arm, report, winners)
-        pooled = [s for s in self.groups.values() if s.contributions]
-        return sorted(pooled, key=lambda s: (s.disease.name.lower(), s.targets.codes))
 
     @staticmethod
     def arm_targets(arm: Arm) -> TargetSet:
@@ -838,6 +855,32 @@ def pooled_summary(disease_code: str, target_key: str) -> PooledSummary | None:
     for summary in pooled_summaries():
         if summary.key == (disease_code, target_key):
             return summary
+    return None
+
+
+def pooled_studies(
+    disease_code: str, target_key: str, study_ids: list[int]
+) -> PooledSummary | None:
+    """What these studies add to one group, in their order, computed from their rows
+    only (and their linked people's): a page of a large group costs what its studies
+    cost. The group's totals are those of :func:`pooled_summary`; here ``rate()``,
+    ``patients`` and ``publications`` count these studies only."""
+    data = _load(study_ids)
+    pooler = _Pooler(data)
+    pooler.pool()
+    position = {study_id: index for index, study_id in enumerate(study_ids)}
+    for summary in pooler.groups.values():
+        if summary.key != (disease_code, target_key):
+            continue
+        summary.contributions = sorted(
+            (c for c in summary.contributions if c.study.pk in position),
+            key=lambda c: position[c.study.pk],
+        )
+        summary.exclusions = [e for e in summary.exclusions if e.study.pk in position]
+        summary.publication_ids = {
+            r.publication_id for study_id in position for r in data.reports.get(study_id, [])
+        }
+        return summary
     return None
 
 

@@ -1,7 +1,8 @@
 """The public catalogue's pages. Each view parses its input, calls selectors or the
 summary module, and renders; htmx requests get only the part of the page they swap.
 The dashboard and the disease pages read the stored summary tables (the summaries
-app, kept fresh by Celery); the drill-down pages pool live rows to show the evidence."""
+app, kept fresh by Celery); a group's drill-down page shows its stored totals and pools
+the live rows of one page of its studies to show the evidence."""
 
 from datetime import date
 
@@ -11,6 +12,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from summaries import drilldown
 from summaries import selectors as stored
 
 from . import charts, export, listing, selectors, summary
@@ -153,10 +155,17 @@ def summary_dashboard(request):
 
 @require_GET
 def summary_detail(request, disease: str, targets: str):
-    pooled = summary.pooled_summary(disease, targets)
-    if pooled is None:
+    group = drilldown.group_page(disease, targets, request.GET.get("page"))
+    if group is None:
         raise Http404("No pooled numbers for this disease and target.")
-    context = {"pooled": pooled, "pooled_list": [pooled], "metrics": summary.METRICS}
+    context = {
+        "group": group,
+        "totals": group.totals,
+        "totals_list": [group.totals],
+        "rows": group.rows,
+        "page": group.page,
+        "metrics": summary.METRICS,
+    }
     return render(request, "studies/summary_detail.html", context)
 
 

@@ -4,6 +4,8 @@ import re
 from datetime import date
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from studies.choices import AdverseEventType, PublicationType, TimePoint
 from studies.models import OutcomeMeasure
@@ -17,6 +19,7 @@ from studies.summary import (
     pooled_summary,
     wilson_interval,
 )
+from summaries import drilldown
 from summaries.services import full_rebuild
 from tests.factories import (
     AdverseEventFactory,
@@ -204,6 +207,7 @@ def test_dashboard_shows_the_hand_computed_numbers(client, linked_person_fixture
 
 
 def test_drill_down_lists_the_rows_behind_each_number(client, linked_person_fixture):
+    full_rebuild()  # the page reads the group's totals and studies from the snapshot
     response = client.get("/summary/sle/cd19/")
 
     html = response.content.decode()
@@ -213,6 +217,78 @@ def test_drill_down_lists_the_rows_behind_each_number(client, linked_person_fixt
     assert "DORIS: yes (day 180)" in html
     assert "Table 1" in html  # the source location of every row
     assert "same person as P1" in html
+
+
+def _section(html: str, section: str) -> str:
+    return re.search(rf'<section id="{section}".*?</section>', html, re.S).group(0)
+
+
+def test_drill_down_pages_through_the_studies_with_the_groups_totals(
+    client, linked_person_fixture, monkeypatch
+):
+    """One study per page: each page lists its own study's rows, by title, under the
+    whole group's totals; the person counted in Series B is excluded on page 1 even
+    though Series B's rows are on page 2."""
+    monkeypatch.setattr(drilldown, "STUDIES_PER_PAGE", 1)
+    full_rebuild()
+
+    first = client.get("/summary/sle/cd19/").content.decode()
+    second = client.get("/summary/sle/cd19/?page=2").content.decode()
+
+    for html in (first, second):
+        assert "Unique patients: 3</h2>" in html
+        assert "2 studies, 4 publications</h2>" in html
+        assert "Responders (main outcome): 1 of 2 evaluable" in html
+    assert "studies 1–1 of 2 (by title)" in first and "Page 1 of 2" in first
+    assert "Case report A" in _section(first, "studies")
+    assert "Series B" not in _section(first, "studies")
+    assert "same person as P1 in Series B" in _section(first, "excluded")
+    assert "superseded" not in _section(first, "excluded")
+
+    assert "Series B" in _section(second, "studies")
+    assert "Case report A" not in _section(second, "studies")
+    patients = _section(second, "patients")
+    assert "P1" in patients and "P2" in patients and "P3" in patients
+    assert "superseded" in _section(second, "excluded")
+    assert 'rel="prev" href="?page=1"' in second
+
+
+def _linked_series(count: int, doris, product) -> None:
+    """``count`` studies of two patients each; each study's first patient is the same
+    person as the previous study's second one."""
+    previous = None
+    for index in range(count):
+        study = StudyFactory(title=f"Series {index:03}")
+        paper = PublicationFactory(year=2024)
+        StudyReportFactory(study=study, publication=paper)
+        arm = cd19_arm(study, paper, 2, product)
+        first = PatientFactory(arm=arm, source_publication=paper, follow_up_days=100 + index,
+                               person=previous, person_evidence="confirmed" if previous else "")
+        second = PatientFactory(arm=arm, source_publication=paper, person=PersonFactory(),
+                                person_evidence="confirmed")
+        patient_doris(first, doris, True)
+        PatientAdverseEventFactory(patient=second, grade=1)
+        previous = second.person
+
+
+def test_drill_down_queries_do_not_grow_with_the_group(client, doris, cd19_product):
+    _linked_series(3, doris, cd19_product)
+    full_rebuild()
+    with CaptureQueriesContext(connection) as small:
+        assert client.get("/summary/sle/cd19/").status_code == 200
+
+    _linked_series(40, doris, cd19_product)  # more than a page
+    full_rebuild()
+    with CaptureQueriesContext(connection) as large:
+        html = client.get("/summary/sle/cd19/?page=2").content.decode()
+
+    assert "Page 2 of 2" in html
+    assert len(large) == len(small)
+
+
+def test_drill_down_of_a_group_without_stored_numbers_is_a_404(client, linked_person_fixture):
+    # Before the first refresh no stored row exists: the page says so rather than pool.
+    assert client.get("/summary/sle/cd19/").status_code == 404
 
 
 # Latest report, superseded reports ----------------------------------------------------------------

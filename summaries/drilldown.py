@@ -1,0 +1,69 @@
+"""A group's drill-down page: the stored totals, and the rows behind them page by page.
+
+Pooling every public row to show one group took 3 s at 1,000 studies and 40 s at
+10,000. The page now takes the group's totals from its stored summary row and its
+list of studies from the stored snapshot, then applies the pooling rules
+(studies.summary.pooled_studies) to one page of those studies only, so its cost does
+not grow with the catalogue or with the group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.paginator import Page, Paginator
+from django.db.models.functions import Lower
+
+from studies.models import Study
+from studies.summary import METRICS, MetricBreakdown, PooledSummary, pooled_studies
+
+from .models import Contribution, DiseaseTargetSummary
+from .selectors import disease_target_summaries
+
+STUDIES_PER_PAGE = 25
+
+
+@dataclass
+class GroupPage:
+    totals: DiseaseTargetSummary  # the whole group, as last refreshed
+    page: Page  # of study ids, by title
+    rows: PooledSummary  # what this page's studies add, from their live rows
+
+    @property
+    def sections(self) -> list[MetricBreakdown]:
+        """Each metric with the group's pooled rate and this page's rows behind it."""
+        return [
+            MetricBreakdown(metric, label, self.totals.rate(metric), part.contributing,
+                            part.not_reported)
+            for (metric, label), part in zip(METRICS.items(), self.rows.breakdown, strict=True)
+        ]
+
+
+def group_studies(totals: DiseaseTargetSummary):
+    """Ids of the studies the snapshot places in the group (contributing, or only
+    excluded from it), by title."""
+    in_group = Contribution.objects.filter(
+        disease_id=totals.disease_id, target_key=totals.target_key
+    ).values("study_id")
+    return (
+        Study.objects.filter(pk__in=in_group)
+        .order_by(Lower("title"), "pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def group_page(
+    disease_code: str, target_key: str, page_number, per_page: int | None = None
+) -> GroupPage | None:
+    """The group's page ``page_number`` (out-of-range or malformed numbers give the
+    nearest page, as the catalogue does), or None if the group has no stored row."""
+    found = disease_target_summaries(disease_code=disease_code, target_key=target_key)
+    if not found:
+        return None
+    totals = found[0]
+    page = Paginator(group_studies(totals), per_page or STUDIES_PER_PAGE).get_page(page_number)
+    study_ids = list(page.object_list)
+    rows = pooled_studies(disease_code, target_key, study_ids) or PooledSummary(
+        disease=totals.disease, targets=totals.targets
+    )
+    return GroupPage(totals=totals, page=page, rows=rows)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -391,7 +391,6 @@ def _rebuild_everything(state: RefreshState, relevant: list[int] | None = None) 
     started = time.perf_counter()
     relevant = snapshot.relevant_measure_ids() if relevant is None else relevant
     snapshot.rebuild(None, relevant)
-    _analyze()
     rows = aggregation.refresh(aggregation.Keys.everything())
     state.relevant_measures = relevant
     state.last_full_rebuild_at = timezone.now()
@@ -403,16 +402,6 @@ def _rebuild_everything(state: RefreshState, relevant: list[int] | None = None) 
         summary_rows=rows,
         seconds=time.perf_counter() - started,
     )
-
-
-def _analyze() -> None:
-    """Fresh planner statistics after reloading every snapshot table: PostgreSQL would
-    otherwise plan the next incremental refreshes for the tables' old sizes."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for model in snapshot.SNAPSHOT_MODELS:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def _log(result: RefreshResult, started_at) -> None:

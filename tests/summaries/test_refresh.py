@@ -6,7 +6,7 @@ from unittest import mock
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.template import Context, Template
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -14,7 +14,7 @@ from kombu.exceptions import OperationalError
 from studies import views
 from studies.models import Disease, OutcomeMeasure
 from studies.summary import CRS_ANY, RESPONSE, Rate, pooled_summary
-from summaries import selectors, services
+from summaries import selectors, services, snapshot
 from summaries.models import (
     ConstructSummary,
     DiseaseTargetMeasureSummary,
@@ -263,6 +263,21 @@ def test_refreshing_twice_is_harmless(two_groups, doris):
 
     assert first.ran and not second.ran
     assert stored_tables() == tables
+
+
+@pytest.mark.postgres
+def test_a_full_rebuild_leaves_planner_statistics_of_every_snapshot_table(two_groups):
+    """The rebuild joins tables it has just filled: without fresh statistics PostgreSQL
+    planned for a tenth of the rows and a first rebuild of 10,000 studies took minutes."""
+    services.full_rebuild()
+
+    with connection.cursor() as cursor:
+        for model in snapshot.SNAPSHOT_MODELS:
+            cursor.execute(
+                "SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
+                [model._meta.db_table],
+            )
+            assert cursor.fetchone()[0] == model.objects.count(), model.__name__
 
 
 # When a refresh is requested -------------------------------------------------------------------

@@ -359,6 +359,8 @@ def _load(study_ids: Collection[int] | None = None) -> _Data:
             "disease__main_outcome", "disease__parent__main_outcome"
         ).prefetch_related(products)
     )
+    if study_ids is not None:
+        public_arms = [arm.pk for arm in arms]
     public_patients = public(Patient.objects.filter(arm__in=public_arms))
     patients = list(
         public_patients.select_related(
@@ -372,19 +374,27 @@ def _load(study_ids: Collection[int] | None = None) -> _Data:
     for disease in [a.disease for a in arms] + [p.primary_disease for p in patients]:
         if main := _main_outcome(disease):
             measure_ids.add(main.pk)
-    subjects = Q(arm__in=public_arms) | Q(patient__in=public_patients)
-    results = list(
-        public(OutcomeResult.objects.filter(subjects, measure_id__in=measure_ids)).select_related(
-            "measure"
-        )
-    )
-    adverse_events = list(
-        public(
+    if study_ids is None:
+        by_subject = [Q(arm__in=public_arms) | Q(patient__in=public_patients)]
+    else:
+        # Two index lookups: with OR, PostgreSQL reads every row of the measures.
+        by_subject = [Q(arm_id__in=public_arms), Q(patient_id__in=[p.pk for p in patients])]
+    results = [
+        result
+        for subjects in by_subject
+        for result in public(
+            OutcomeResult.objects.filter(subjects, measure_id__in=measure_ids)
+        ).select_related("measure")
+    ]
+    adverse_events = [
+        event
+        for subjects in by_subject
+        for event in public(
             AdverseEvent.objects.filter(
                 subjects, event_type__in=[AdverseEventType.CRS, AdverseEventType.ICANS]
             )
         )
-    )
+    ]
     return _Data(
         studies=studies,
         reports=reports,

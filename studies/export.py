@@ -1,16 +1,21 @@
 """Exports of a catalogue selection: CSV (one row per study), and RIS and BibTeX of
-the studies' publications. Pure functions from loaded rows to text; the views add
-content types and file names."""
+the studies' publications. Functions from rows to text, written as generators of
+lines or records so that the views can stream a whole catalogue chunk by chunk; the
+views add content types and file names."""
 
 import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+
+from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from .choices import PublicationType
-from .models import Publication
-from .selectors import CatalogueRow
+from .listing import ListRow
+from .models import Publication, PublicationAuthor, Study, StudyReport
+from .visibility import public
 
 CSV_COLUMNS = [
     "study_id",
@@ -45,15 +50,22 @@ def _joined(items: Iterable) -> str:
     return "; ".join(str(item) for item in items)
 
 
-def studies_csv(rows: Iterable[CatalogueRow], *, base_url: str = "") -> str:
-    """One line per study, publications and lists joined with '; '."""
+def studies_csv(rows: Iterable[ListRow], *, base_url: str = "") -> Iterator[str]:
+    """A header line, then one line per study, publications and lists joined with '; '."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+
+    def line(values) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(values)
+        return buffer.getvalue()
+
+    yield line(CSV_COLUMNS)
     for row in rows:
         study = row.study
         first = row.first_publication
-        writer.writerow(
+        yield line(
             _cell(value)
             for value in [
                 study.pk,
@@ -75,13 +87,30 @@ def studies_csv(rows: Iterable[CatalogueRow], *, base_url: str = "") -> str:
                 f"{base_url}/studies/{study.pk}/",
             ]
         )
-    return buffer.getvalue()
 
 
-def publications_of(rows: Iterable[CatalogueRow]) -> list[Publication]:
-    """The rows' publications, each once, oldest first."""
-    unique = {p.pk: p for row in rows for p in row.publications}
-    return sorted(unique.values(), key=lambda p: (p.year, p.short_citation, p.pk))
+PUBLICATION_CHUNK = 500
+
+
+def publications_of(studies: QuerySet[Study], chunk: int | None = None):
+    """The public publications reporting these studies, each once, oldest first (then
+    by first author or journal), loaded ``chunk`` at a time with their authors."""
+    chunk = chunk or PUBLICATION_CHUNK
+    reports = public(StudyReport.objects.filter(study__in=studies.values("pk")))
+    first_author = PublicationAuthor.objects.filter(publication=OuterRef("pk")).order_by(
+        "position"
+    )
+    ids = list(
+        public(Publication.objects.filter(pk__in=reports.values("publication_id")))
+        .annotate(who=Coalesce(Subquery(first_author.values("family_name")[:1]), F("journal")))
+        .order_by("year", "who", "pk")
+        .values_list("pk", flat=True)
+    )
+    authors = Prefetch("authors", queryset=PublicationAuthor.objects.order_by("position"))
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        loaded = Publication.objects.prefetch_related(authors).in_bulk(part)
+        yield from (loaded[pk] for pk in part)
 
 
 def _page_range(pages: str) -> tuple[str, str]:
@@ -103,8 +132,11 @@ RIS_TYPES = {
 
 
 def publications_ris(publications: Iterable[Publication]) -> str:
-    """RIS records (tag, two spaces, hyphen, space, value; CRLF line ends)."""
-    lines: list[str] = []
+    return "".join(ris_records(publications))
+
+
+def ris_records(publications: Iterable[Publication]) -> Iterator[str]:
+    """RIS records (tag, two spaces, hyphen, space, value; CRLF line ends), one each."""
     for publication in publications:
         tags = [("TY", RIS_TYPES.get(publication.publication_type, "JOUR"))]
         tags += [("AU", _ris_author(author)) for author in publication.authors.all()]
@@ -122,10 +154,8 @@ def publications_ris(publications: Iterable[Publication]) -> str:
             ("UR", publication.doi_url or publication.pubmed_url),
             ("AB", " ".join(publication.abstract.split())),
         ]
-        lines += [f"{tag}  - {value}" for tag, value in tags if value]
-        lines.append("ER  - ")
-        lines.append("")
-    return "\r\n".join(lines)
+        lines = [f"{tag}  - {value}" for tag, value in tags if value]
+        yield "\r\n".join([*lines, "ER  - ", "", ""])
 
 
 def _ris_author(author) -> str:
@@ -160,9 +190,13 @@ def bibtex_key(publication: Publication, taken: set[str]) -> str:
 
 
 def publications_bibtex(publications: Iterable[Publication]) -> str:
-    entries = []
+    return "".join(bibtex_entries(publications))
+
+
+def bibtex_entries(publications: Iterable[Publication]) -> Iterator[str]:
+    """One BibTeX entry each, with a blank line between entries."""
     taken: set[str] = set()
-    for publication in publications:
+    for index, publication in enumerate(publications):
         kind = {
             PublicationType.CONFERENCE_ABSTRACT: "inproceedings",
             PublicationType.COMPANY_UPDATE: "misc",
@@ -189,5 +223,5 @@ def publications_bibtex(publications: Iterable[Publication]) -> str:
         body = ",\n".join(
             f"  {name} = {{{_bibtex_escape(value)}}}" for name, value in fields if value
         )
-        entries.append(f"@{kind}{{{bibtex_key(publication, taken)},\n{body}\n}}\n")
-    return "\n".join(entries)
+        separator = "\n" if index else ""
+        yield f"{separator}@{kind}{{{bibtex_key(publication, taken)},\n{body}\n}}\n"

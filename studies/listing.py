@@ -10,14 +10,15 @@ instances and prefetching their relations cost five times what the database took
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.urls import get_script_prefix, reverse
 
 from .api.aggregates import JSONList
 from .api.compiled import compiled_columns
-from .choices import Phase
+from .choices import Phase, StudyDesign, StudyStatus
 from .models import (
     Antigen,
     Arm,
@@ -32,6 +33,8 @@ from .summary import antigen_order
 from .visibility import public
 
 PHASES = dict(Phase.choices)
+DESIGNS = dict(StudyDesign.choices)
+STATUSES = dict(StudyStatus.choices)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -64,11 +67,24 @@ class Construct:
     name: str
     url: str
 
+    def __str__(self) -> str:
+        return self.name
+
 
 @dataclass(frozen=True)
-class FirstPublication:
+class ListedPublication:
     first_author: str
     journal: str
+    year: int | None = None
+    doi: str | None = None
+    pmid: int | None = None
+
+    @property
+    def short_citation(self) -> str:
+        # As Publication.short_citation.
+        who = self.first_author or self.journal or "Unknown"
+        suffix = " et al." if self.first_author else ""
+        return f"{who}{suffix} {self.year}"
 
 
 @dataclass(frozen=True)
@@ -79,9 +95,18 @@ class ListedStudy:
     title: str
     phase: str
     url: str
+    short_name: str = ""
+    design: str = ""
+    status: str = ""
 
     def get_phase_display(self) -> str:
         return PHASES.get(self.phase, self.phase)
+
+    def get_design_display(self) -> str:
+        return DESIGNS.get(self.design, self.design)
+
+    def get_status_display(self) -> str:
+        return STATUSES.get(self.status, self.status)
 
 
 @dataclass
@@ -89,7 +114,7 @@ class ListRow:
     """One study of a list, as studies/partials/study_table.html shows it."""
 
     study: ListedStudy
-    first_publication: FirstPublication | None
+    first_publication: ListedPublication | None
     year: int | None
     patient_count: int | None
     registry_ids: list[str]
@@ -97,6 +122,7 @@ class ListRow:
     targets: list[Value]
     constructs: list[Construct]
     countries: list[Value]
+    publications: list[ListedPublication] = field(default_factory=list)  # oldest first
 
 
 def _columns() -> dict:
@@ -120,7 +146,13 @@ def _columns() -> dict:
         # Every report's publication, oldest first; the row shows the first.
         "publications": JSONList(
             reports,
-            fields={"author": "first_author", "journal": "publication__journal"},
+            fields={
+                "author": "first_author",
+                "journal": "publication__journal",
+                "year": "publication__year",
+                "doi": "publication__doi",
+                "pmid": "publication__pmid",
+            },
             order_by=["publication__year", "publication_id"],
         ),
         "diseases": JSONList(
@@ -156,8 +188,10 @@ def _antigen_label(code: str, name: str) -> str:
 
 
 def _row(values: dict) -> ListRow:
-    publications = values["publications"]
-    first = publications[0] if publications else None
+    publications = [
+        ListedPublication(p["author"] or "", p["journal"], p["year"], p["doi"], p["pmid"])
+        for p in values["publications"]
+    ]
     diseases = {
         d["code"]: Value(
             d["code"],
@@ -181,10 +215,11 @@ def _row(values: dict) -> ListRow:
             values["title"],
             values["phase"],
             reverse("studies:study_detail", args=[values["id"]]),
+            values.get("short_name", ""),
+            values.get("design", ""),
+            values.get("status", ""),
         ),
-        first_publication=FirstPublication(first["author"] or "", first["journal"])
-        if first
-        else None,
+        first_publication=publications[0] if publications else None,
         year=values["first_year"],
         patient_count=values["patient_count"],
         registry_ids=values["registry_ids"],
@@ -192,6 +227,7 @@ def _row(values: dict) -> ListRow:
         targets=sorted(targets.values(), key=antigen_order),
         constructs=list(constructs.values()),
         countries=[Value(c["code"], c["name"], c["name"]) for c in values["countries"]],
+        publications=publications,
     )
 
 
@@ -203,3 +239,23 @@ def list_rows(studies: QuerySet[Study]) -> list[ListRow]:
         **_compiled(studies.db)
     )
     return [_row(row) for row in values]
+
+
+EXPORT_CHUNK = 1000
+
+
+def export_rows(studies: QuerySet[Study], chunk: int | None = None) -> Iterator[ListRow]:
+    """Rows of every study of ``studies`` in its order, with the columns exports add,
+    fetched ``chunk`` studies at a time: a download of the whole catalogue starts at
+    once and holds one chunk in memory."""
+    chunk = chunk or EXPORT_CHUNK
+    ids = list(studies.values_list("pk", flat=True))
+    base = public(Study.objects.using(studies.db))
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        values = base.filter(pk__in=part).values(
+            "id", "title", "phase", "first_year", "patient_count", "short_name", "design",
+            "status",
+        ).annotate(**_compiled(studies.db))
+        by_id = {row["id"]: row for row in values}
+        yield from (_row(by_id[pk]) for pk in part if pk in by_id)

@@ -7,7 +7,7 @@ the live rows of one page of its studies to show the evidence."""
 from datetime import date
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -172,14 +172,16 @@ def summary_detail(request, disease: str, targets: str):
 # Exports ---------------------------------------------------------------------------------
 
 
-def _export_rows(request) -> list[selectors.CatalogueRow]:
+def _export_selection(request):
     filterset = _filtered_studies(request)
     filterset.is_valid()  # invalid values are ignored, as on the page
-    return selectors.catalogue_rows(selectors.with_row_prefetches(filterset.qs))
+    return filterset.qs
 
 
-def _download(content: str, content_type: str, extension: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
+def _download(lines, content_type: str, extension: str) -> StreamingHttpResponse:
+    # Streamed: the rows are read chunk by chunk while the file goes out, so that a
+    # whole catalogue neither waits for its last row nor sits in memory.
+    response = StreamingHttpResponse(lines, content_type=content_type)
     filename = f"carlit-studies-{date.today().isoformat()}.{extension}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -187,16 +189,16 @@ def _download(content: str, content_type: str, extension: str) -> HttpResponse:
 
 @require_GET
 def export_csv(request):
-    rows = _export_rows(request)
+    rows = listing.export_rows(_export_selection(request))
     base_url = request.build_absolute_uri("/").rstrip("/")
     return _download(export.studies_csv(rows, base_url=base_url), "text/csv; charset=utf-8", "csv")
 
 
 @require_GET
 def export_ris(request):
-    publications = export.publications_of(_export_rows(request))
+    publications = export.publications_of(_export_selection(request))
     return _download(
-        export.publications_ris(publications),
+        export.ris_records(publications),
         "application/x-research-info-systems; charset=utf-8",
         "ris",
     )
@@ -204,7 +206,7 @@ def export_ris(request):
 
 @require_GET
 def export_bibtex(request):
-    publications = export.publications_of(_export_rows(request))
+    publications = export.publications_of(_export_selection(request))
     return _download(
-        export.publications_bibtex(publications), "application/x-bibtex; charset=utf-8", "bib"
+        export.bibtex_entries(publications), "application/x-bibtex; charset=utf-8", "bib"
     )

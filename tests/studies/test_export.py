@@ -2,9 +2,11 @@
 
 import csv
 import io
+import re
 
 import pytest
 
+from studies import export, listing
 from studies.choices import PublicationType
 from studies.export import bibtex_key, publications_bibtex, publications_ris
 from tests.factories import (
@@ -63,7 +65,7 @@ def test_csv_has_one_row_per_filtered_study(client, two_studies):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="carlit-studies-')
     assert response["Content-Disposition"].endswith('.csv"')
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    rows = list(csv.DictReader(io.StringIO(response.getvalue().decode())))
     assert len(rows) == 1
     row = rows[0]
     assert row["title"] == "'=CD19 in SLE"  # a spreadsheet must not run it as a formula
@@ -80,7 +82,7 @@ def test_csv_has_one_row_per_filtered_study(client, two_studies):
 def test_csv_without_filters_lists_every_study(client, two_studies):
     response = client.get("/studies/export.csv")
 
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    rows = list(csv.DictReader(io.StringIO(response.getvalue().decode())))
     assert {row["title"] for row in rows} == {"'=CD19 in SLE", "BCMA study"}
 
 
@@ -89,7 +91,7 @@ def test_ris_lists_each_publication_once(client, two_studies):
 
     assert response["Content-Type"].startswith("application/x-research-info-systems")
     assert response["Content-Disposition"].endswith('.ris"')
-    text = response.content.decode()
+    text = response.getvalue().decode()
     assert text.count("TY  - ") == 2
     assert text.count("ER  - ") == 2
     assert "TY  - ABST" in text  # the conference abstract
@@ -104,11 +106,34 @@ def test_bibtex_escapes_and_keys_entries(client, two_studies):
 
     assert response["Content-Type"] == "application/x-bibtex; charset=utf-8"
     assert response["Content-Disposition"].endswith('.bib"')
-    text = response.content.decode()
+    text = response.getvalue().decode()
     assert text.startswith("@article{Muller2024,")
     assert r"title = {CD19 CAR T cells \& lupus: 100\% remission}" in text
     assert "pages = {687--700}" in text
     assert "author = {Müller and Taubmann}" in text
+
+
+def test_exports_stream_chunk_by_chunk_in_the_catalogue_order(client, monkeypatch, db):
+    """Seven studies in chunks of two (a whole catalogue goes out a chunk at a time):
+    each study once, in the order the catalogue sorts them; each publication once."""
+    monkeypatch.setattr(listing, "EXPORT_CHUNK", 2)
+    monkeypatch.setattr(export, "PUBLICATION_CHUNK", 2)
+    shared = PublicationFactory(year=2020, authors=["Shared"])
+    for index in [3, 6, 0, 5, 1, 4, 2]:
+        study = StudyFactory(title=f"Study {index}")
+        StudyReportFactory(study=study, publication=PublicationFactory(
+            year=2021 + index, authors=[f"Author{index}"]))
+        StudyReportFactory(study=study, publication=shared)
+
+    response = client.get("/studies/export.csv?sort=title")
+    assert response.streaming
+    rows = list(csv.DictReader(io.StringIO(response.getvalue().decode())))
+    ris = client.get("/studies/export.ris").getvalue().decode()
+
+    assert [row["title"] for row in rows] == [f"Study {index}" for index in range(7)]
+    assert rows[0]["dois"].count(";") == 1  # its own paper and the shared one
+    years = re.findall(r"PY  - (\d+)", ris)
+    assert years == [str(year) for year in range(2020, 2028)]
 
 
 def test_bibtex_keys_stay_unique(db):

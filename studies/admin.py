@@ -45,7 +45,14 @@ SOURCE_FIELDS = ("source_publication", "source_kind", "source_label")
 class CuratedAdminMixin:
     """Records who entered a row: the signed-in user, on the row and on its inline rows.
 
-    created_by is read-only in forms; an existing author is never overwritten."""
+    created_by is read-only in forms; an existing author is never overwritten.
+
+    Lists show the newest rows first, by primary key: the models' own orderings join
+    and sort whole tables (outcome results by measure name: 2 s at 10,000 studies). A
+    filtered list does not count the whole table a second time either."""
+
+    ordering = ("-pk",)
+    show_full_result_count = False
 
     def get_readonly_fields(self, request, obj=None):
         readonly = tuple(super().get_readonly_fields(request, obj))

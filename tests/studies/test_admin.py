@@ -117,6 +117,24 @@ def test_it_keeps_the_cost_of_the_results_changelist_flat(superuser_client, sled
     assert len(twenty_rows) == len(one_row)
 
 
+def test_the_results_changelist_lists_the_newest_rows_first_without_sorting_the_table(
+    superuser_client, sledai
+):
+    """By primary key, which an index serves: the model's own order (measure name, time
+    point) joined and sorted every result, 2 s at 10,000 studies."""
+    older = PatientResultFactory(measure=sledai, day=30)
+    newer = OutcomeResultFactory(day=7)
+    url = admin_url(PatientResultFactory._meta.model, "changelist")
+
+    with CaptureQueriesContext(connection) as queries:
+        rows = list(superuser_client.get(url).context["cl"].result_list)
+
+    assert rows == [newer, older]
+    page = next(q["sql"] for q in queries.captured_queries
+                if q["sql"].startswith('SELECT "studies_outcomeresult"."id"'))
+    assert 'ORDER BY "studies_outcomeresult"."id" DESC' in page
+
+
 @pytest.mark.parametrize("model", STUDIES_MODELS, ids=lambda model: model._meta.model_name)
 def test_it_keeps_the_cost_of_every_changelist_flat(superuser_client, sledai, model):
     url = admin_url(model, "changelist")

@@ -8,3 +8,8 @@ class LinksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "links"
     verbose_name = "Identity and supersession links"
+
+    def ready(self):
+        from . import suggestions
+
+        suggestions.connect()

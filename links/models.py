@@ -7,6 +7,7 @@ applied to the live tables only when a reviewer accepts them (links.services).
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 from simple_history.models import HistoricalRecords
 
 from studies.choices import IdentityEvidence
@@ -155,3 +156,36 @@ class DismissedSuggestion(models.Model):
 
     def __str__(self) -> str:
         return f"Not the same person: {self.patient_id} and {self.other_patient_id}"
+
+
+class IdentitySuggestion(models.Model):
+    """A pair of patient reports that may be one person, stored per study so that the
+    identity page pages them by an index (computing every pair on each visit took
+    seconds at 10,000 studies). Kept by links.suggestions; dismissed and proposed
+    pairs are filtered out when read."""
+
+    patient = models.ForeignKey("studies.Patient", on_delete=models.CASCADE, related_name="+")
+    other_patient = models.ForeignKey(
+        "studies.Patient", on_delete=models.CASCADE, related_name="+"
+    )
+    study_id = models.BigIntegerField(db_index=True)
+    score = models.PositiveSmallIntegerField(help_text="Agreeing sex, known ages, same age.")
+    age_gap = models.DecimalField(
+        max_digits=5, decimal_places=1, help_text="Years between the ages; 99 when unknown."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "other_patient"], name="identity_suggestion_unique_pair"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                F("score").desc(), "age_gap", "patient", "other_patient",
+                name="identity_suggestion_rank_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Maybe the same person: {self.patient_id} and {self.other_patient_id}"

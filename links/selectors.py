@@ -2,8 +2,8 @@
 
 Every function costs a fixed number of queries, whatever the size of the catalogue.
 Suggestions are found by the database (a self-join of patient reports within a study,
-or across studies sharing a registry id) and paged there: nothing compares pairs of
-patients in Python.
+stored per study by links.suggestions) and paged there by an index: nothing compares
+pairs of patients in Python, nor on each visit.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 
 from curation import rules
 from studies.models import (
-    Arm,
     Patient,
     Person,
     Publication,
@@ -27,6 +26,7 @@ from studies.models import (
 from .models import (
     OPEN_STATUSES,
     DismissedSuggestion,
+    IdentitySuggestion,
     LinkAction,
     LinkKind,
     LinkRequest,
@@ -76,39 +76,20 @@ def _table(model) -> str:
 
 
 def _suggestion_sql() -> str:
-    """Candidate pairs (lower patient id first) with their score.
-
-    Two reports match when they are in different publications of the same study, with
-    the same primary disease, the same sex and ages at most a year apart where both
-    reports give them, and are not already the same person, dismissed, or waiting for
-    review as a proposed link. A registry id belongs to one study only (identifiers
-    are unique once normalised), so "same registry id" is "same study" here."""
-    patient, arm = _table(Patient), _table(Arm)
+    """The stored candidate pairs (lower patient id first, links.suggestions) that are
+    not dismissed nor waiting for review as a proposed link."""
+    suggestion = _table(IdentitySuggestion)
     dismissed, request = _table(DismissedSuggestion), _table(LinkRequest)
     return f"""
         WITH ranked AS (
-            SELECT p1.id AS a, p2.id AS b,
-                (CASE WHEN p1.sex <> '' AND p2.sex <> '' THEN 1 ELSE 0 END)
-                + (CASE WHEN p1.age_years IS NOT NULL AND p2.age_years IS NOT NULL
-                        THEN 1 ELSE 0 END)
-                + (CASE WHEN p1.age_years = p2.age_years THEN 1 ELSE 0 END) AS score,
-                COALESCE(ABS(p1.age_years - p2.age_years), 99) AS age_gap
-            FROM {patient} p1
-            JOIN {arm} a1 ON a1.id = p1.arm_id
-            JOIN {arm} a2 ON a2.study_id = a1.study_id
-            JOIN {patient} p2 ON p2.arm_id = a2.id AND p2.id > p1.id
-            WHERE p1.source_publication_id <> p2.source_publication_id
-            AND p1.primary_disease_id = p2.primary_disease_id
-            AND (p1.sex = '' OR p2.sex = '' OR p1.sex = p2.sex)
-            AND (p1.age_years IS NULL OR p2.age_years IS NULL
-                 OR ABS(p1.age_years - p2.age_years) <= 1)
-            AND (p1.person_id IS NULL OR p2.person_id IS NULL OR p1.person_id <> p2.person_id)
-            AND NOT EXISTS (
+            SELECT s.patient_id AS a, s.other_patient_id AS b, s.score, s.age_gap
+            FROM {suggestion} s
+            WHERE NOT EXISTS (
                 SELECT 1 FROM {dismissed} d
-                WHERE d.patient_id = p1.id AND d.other_patient_id = p2.id)
+                WHERE d.patient_id = s.patient_id AND d.other_patient_id = s.other_patient_id)
             AND NOT EXISTS (
                 SELECT 1 FROM {request} r
-                WHERE r.patient_id = p1.id AND r.other_patient_id = p2.id
+                WHERE r.patient_id = s.patient_id AND r.other_patient_id = s.other_patient_id
                 AND r.kind = 'same_person' AND r.action = 'link'
                 AND r.status IN ('draft', 'submitted'))
         )
@@ -117,7 +98,7 @@ def _suggestion_sql() -> str:
 
 class SuggestionList:
     """The ranked suggestions as a sequence a Paginator can page: one COUNT query, and
-    one query per page for the pairs (plus the page's patients)."""
+    one query per page for the pairs (plus the page's patients), read by an index."""
 
     def __init__(self):
         self.sql = _suggestion_sql()

@@ -37,6 +37,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
 
+from links.suggestions import refresh_suggestions
+
 from ..catalogue_counts import catalogue_changed
 from ..denormalized import refresh_study_counts
 from ..facet_values import refresh_facet_values
@@ -191,6 +193,7 @@ def _write(writer: RowWriter, rows: dict, counts: Counter) -> list[int]:
     study_ids = [row["id"] for row in rows.get(Study, [])]
     refresh_study_counts(study_ids)
     refresh_search_documents(study_ids)
+    refresh_suggestions(study_ids)
     catalogue_changed()
     return study_ids
 

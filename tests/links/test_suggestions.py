@@ -1,12 +1,15 @@
 """Identity suggestions: which pairs of patient reports are offered, in which order."""
 
+import io
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.core.paginator import Paginator
 
 from links import selectors, services
-from links.models import LinkKind
+from links.models import IdentitySuggestion, LinkKind
+from links.suggestions import refresh_suggestions
 from tests.factories import ArmFactory, PatientFactory, PersonFactory, PublicationFactory
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +91,52 @@ def test_suggestions_are_paged_in_the_database(study_arms, django_assert_max_num
         assert page.paginator.count == 36
         assert len(rows) == 10
         assert all(s.patient.source_publication.short_citation for s in rows)
+
+
+def stored() -> set[tuple]:
+    return set(IdentitySuggestion.objects.values_list(
+        "patient_id", "other_patient_id", "study_id", "score", "age_gap"))
+
+
+def recomputed() -> set[tuple]:
+    refresh_suggestions()  # every study, from the live rows
+    return stored()
+
+
+def test_edits_keep_the_stored_suggestions_as_a_full_recomputation_gives(study_arms):
+    first, second = study_arms
+    p1 = patient(first, "P1", age="30")
+    s1 = patient(second, "S1", age="31")
+    s2 = patient(second, "S2", age="45")
+    assert pairs() == [("P1", "S1")]
+
+    s2.age_years = Decimal("30")  # corrected from the paper: now a match
+    s2.save()
+    s1.sex = "male"  # no longer a match
+    s1.save()
+    assert pairs() == [("P1", "S2")]
+
+    elsewhere = ArmFactory()  # the second report's arm belonged to another study
+    second.study = elsewhere.study
+    second.save()
+    assert pairs() == []
+    second.study = first.study
+    second.save()
+    assert pairs() == [("P1", "S2")]
+
+    p1.delete()
+    assert pairs() == []
+    snapshot = stored()
+    assert snapshot == recomputed()
+
+
+def test_rebuild_catalogue_restores_suggestions_written_around_the_receivers(study_arms):
+    first, second = study_arms
+    patient(first, "P1")
+    patient(second, "S1")
+    IdentitySuggestion.objects.all().delete()  # as after a raw load
+    assert pairs() == []
+
+    call_command("rebuild_catalogue", stdout=io.StringIO())
+
+    assert pairs() == [("P1", "S1")]

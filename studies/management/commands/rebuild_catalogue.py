@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from links.suggestions import refresh_suggestions
 from studies import catalogue_counts, pair_counts
 from studies.denormalized import refresh_study_counts
 from studies.facet_values import refresh_facet_values
@@ -11,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Recompute, for every study and in one transaction, the values the catalogue "
         "stores: newest-first year and patient total, facet values, search documents "
-        "and (PostgreSQL) the pair counts of facet values. For data written around the "
+        "(PostgreSQL) the pair counts of facet values, and the identity suggestions "
+        "between patient reports. For data written around the "
         "ORM's receivers and triggers: a restore, a raw SQL load."
     )
 
@@ -21,6 +23,7 @@ class Command(BaseCommand):
             faceted = refresh_facet_values()
             searchable = refresh_search_documents()
             pairs = pair_counts.recount()
+            suggested = refresh_suggestions()
             catalogue_counts.catalogue_changed()
         self.stdout.write(f"Study years and patient totals: {counted} studies")
         self.stdout.write(f"Facet values: {faceted} studies")
@@ -29,4 +32,5 @@ class Command(BaseCommand):
             self.stdout.write("Pair counts: none kept on this database (counted per request)")
         else:
             self.stdout.write(f"Pair counts: {pairs} pairs")
+        self.stdout.write(f"Identity suggestions: {suggested} pairs")
         self.stdout.write(self.style.SUCCESS("Catalogue values rebuilt."))

@@ -7,7 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from . import facets
 from .choices import TimePoint
@@ -299,11 +300,22 @@ def construct_detail(construct_id: int) -> ConstructDetail:
 
 
 def constructs_with_counts() -> QuerySet[CarConstruct]:
+    """Public constructs by name, each with the number of public studies giving it (the
+    studies the catalogue lists under ``?construct=``). The count is a subquery per
+    construct, so a page of them counts only its own (a GROUP BY over every arm
+    product took most of the page at 10,000 studies)."""
+    studies = (
+        public(ArmProduct.objects.filter(construct=OuterRef("pk")))
+        .order_by()
+        .values("construct")
+        .annotate(n=Count("arm__study", distinct=True))
+        .values("n")
+    )
     return (
         public(CarConstruct.objects.all())
-        .annotate(study_count=Count("arm_products__arm__study", distinct=True))
+        .annotate(study_count=Coalesce(Subquery(studies), 0))
         .prefetch_related("targets", "costimulatory_domains")
-        .order_by("name")
+        .order_by("name", "pk")
     )
 
 

@@ -22,6 +22,7 @@ from .filtersets.studies import SORT_CHOICES
 from .models import Disease, Study
 
 PAGE_SIZE = 25
+CONSTRUCTS_PER_PAGE = 50
 
 
 def _filtered_studies(request) -> StudyFilterSet:
@@ -98,9 +99,10 @@ def study_detail(request, pk: int):
 
 @require_GET
 def construct_list(request):
-    return render(
-        request, "studies/construct_list.html", {"constructs": selectors.constructs_with_counts()}
+    page = Paginator(selectors.constructs_with_counts(), CONSTRUCTS_PER_PAGE).get_page(
+        request.GET.get("page")
     )
+    return render(request, "studies/construct_list.html", {"constructs": page, "page": page})
 
 
 @require_GET

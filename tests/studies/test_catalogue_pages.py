@@ -158,6 +158,30 @@ def test_the_construct_page_shows_its_design_and_every_study(client, reported_st
     assert client.get("/constructs/999999/").status_code == 404
 
 
+def test_the_construct_list_pages_by_fifty_with_each_constructs_study_count(client, db):
+    shared = CarConstructFactory(name="AAA shared")
+    for _ in range(3):  # three studies give it, one of them in two arms
+        arm = ArmFactory()
+        ArmProductFactory(arm=arm, construct=shared)
+    ArmProductFactory(arm=ArmFactory(study=arm.study), construct=shared)
+    for index in range(54):
+        CarConstructFactory(name=f"Construct {index:02}")
+
+    with CaptureQueriesContext(connection) as first_queries:
+        first = client.get("/constructs/").content.decode()
+    second = client.get("/constructs/?page=2").content.decode()
+
+    row = re.search(r'<tr>\s*<td><a href="/constructs/\d+/">AAA shared</a>.*?</tr>', first, re.S)
+    assert f'?construct={shared.pk}">3</a>' in row.group(0)
+    assert "Page 1 of 2 (55 constructs)" in first and "Construct 48" in first
+    assert "Construct 49" not in first and "Construct 49" in second
+    for index in range(30):
+        CarConstructFactory(name=f"More {index:02}")
+    with CaptureQueriesContext(connection) as later_queries:
+        client.get("/constructs/")
+    assert len(later_queries) == len(first_queries)
+
+
 def test_the_disease_page_shows_studies_and_pooled_numbers(client, reported_study):
     full_rebuild()  # stored summaries refresh after a commit, which a test never reaches
     response = client.get("/diseases/sle/")

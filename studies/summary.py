@@ -886,7 +886,10 @@ def pooled_studies(
             (c for c in summary.contributions if c.study.pk in position),
             key=lambda c: position[c.study.pk],
         )
-        summary.exclusions = [e for e in summary.exclusions if e.study.pk in position]
+        summary.exclusions = sorted(
+            (e for e in summary.exclusions if e.study.pk in position),
+            key=lambda e: position[e.study.pk],
+        )
         summary.publication_ids = {
             r.publication_id for study_id in position for r in data.reports.get(study_id, [])
         }

@@ -7,8 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from . import facets
 from .choices import TimePoint
@@ -299,24 +298,32 @@ def construct_detail(construct_id: int) -> ConstructDetail:
     return ConstructDetail(construct, uses, list_rows(studies.order_by("-first_year", "title")))
 
 
-def constructs_with_counts() -> QuerySet[CarConstruct]:
-    """Public constructs by name, each with the number of public studies giving it (the
-    studies the catalogue lists under ``?construct=``). The count is a subquery per
-    construct, so a page of them counts only its own (a GROUP BY over every arm
-    product took most of the page at 10,000 studies)."""
-    studies = (
-        public(ArmProduct.objects.filter(construct=OuterRef("pk")))
-        .order_by()
-        .values("construct")
-        .annotate(n=Count("arm__study", distinct=True))
-        .values("n")
-    )
+def constructs() -> QuerySet[CarConstruct]:
+    """Public constructs by name, for the construct list (page it, then count the
+    page's studies with :func:`with_study_counts`)."""
     return (
         public(CarConstruct.objects.all())
-        .annotate(study_count=Coalesce(Subquery(studies), 0))
         .prefetch_related("targets", "costimulatory_domains")
         .order_by("name", "pk")
     )
+
+
+def with_study_counts(constructs: Iterable[CarConstruct]) -> list[CarConstruct]:
+    """These constructs, each with ``study_count``: the public studies giving it (those
+    the catalogue lists under ``?construct=``), counted for these constructs only in
+    one query (a GROUP BY over every arm product took most of the page at 10,000
+    studies, and a count per row was computed for every row an OFFSET skipped)."""
+    constructs = list(constructs)
+    counts = dict(
+        public(ArmProduct.objects.filter(construct__in=[c.pk for c in constructs]))
+        .order_by()
+        .values("construct")
+        .annotate(n=Count("arm__study", distinct=True))
+        .values_list("construct", "n")
+    )
+    for construct in constructs:
+        construct.study_count = counts.get(construct.pk, 0)
+    return constructs
 
 
 def diseases_with_counts() -> list[Disease]:

@@ -331,7 +331,7 @@ def _load(study_ids: Collection[int] | None = None) -> _Data:
     authors = Prefetch("authors", queryset=PublicationAuthor.objects.order_by("position"))
     public_studies = public(Study.objects.all())
     if study_ids is not None:
-        public_studies = public_studies.filter(_with_linked_studies(study_ids))
+        public_studies = public_studies.filter(pk__in=_with_linked_studies(study_ids))
     studies = {s.pk: s for s in public_studies}
     if study_ids is not None:
         public_studies = list(studies)  # a few ids: cheaper to plan than the subquery
@@ -407,11 +407,12 @@ def _load(study_ids: Collection[int] | None = None) -> _Data:
     )
 
 
-def _with_linked_studies(study_ids: Collection[int]) -> Q:
-    """These studies, and those with a patient row of the same person as theirs."""
+def _with_linked_studies(study_ids: Collection[int]) -> set[int]:
+    """These studies, and those with a patient row of the same person as theirs. (Read
+    first: "id IN (list) OR id IN (subquery)" made PostgreSQL scan every study.)"""
     people = Patient.objects.filter(arm__study_id__in=study_ids, person__isnull=False)
     linked = Patient.objects.filter(person_id__in=people.values("person_id"))
-    return Q(pk__in=study_ids) | Q(pk__in=linked.values("arm__study_id"))
+    return set(study_ids) | set(linked.values_list("arm__study_id", flat=True))
 
 
 def _main_outcome(disease: Disease) -> OutcomeMeasure | None:

@@ -99,10 +99,11 @@ def study_detail(request, pk: int):
 
 @require_GET
 def construct_list(request):
-    page = Paginator(selectors.constructs_with_counts(), CONSTRUCTS_PER_PAGE).get_page(
+    page = Paginator(selectors.constructs(), CONSTRUCTS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    return render(request, "studies/construct_list.html", {"constructs": page, "page": page})
+    context = {"constructs": selectors.with_study_counts(page.object_list), "page": page}
+    return render(request, "studies/construct_list.html", context)
 
 
 @require_GET

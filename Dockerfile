@@ -23,4 +23,6 @@ RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=placeholder-used-only-by-collectstatic-at-b
 USER carlit
 EXPOSE 8000
 
-CMD ["gunicorn", "carlit.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# --timeout 120: a sync worker sends a whole streamed export before it reports back;
+# BibTeX of every publication at 100,000 studies takes about half a minute.
+CMD ["gunicorn", "carlit.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120", "--access-logfile", "-"]

@@ -108,6 +108,7 @@ def test_the_commands_start_what_each_service_is_for(services):
     web = command_line(services["web"]["command"])
     assert web.index("manage.py migrate") < web.index("gunicorn carlit.wsgi:application")
     assert "--bind 0.0.0.0:8000" in web
+    assert "--timeout 120" in web  # streamed exports of the whole catalogue
     assert command_line(services["worker"]["command"]).startswith("celery -A carlit worker")
     assert command_line(services["beat"]["command"]).startswith("celery -A carlit beat")
 
@@ -144,6 +145,8 @@ def test_the_image_serves_carlit_with_gunicorn_as_a_non_root_user():
     assert keywords.index("USER") > len(keywords) - 1 - keywords[::-1].index("RUN")
     assert cmd[:2] == ["gunicorn", "carlit.wsgi:application"]
     assert cmd[cmd.index("--bind") + 1] == "0.0.0.0:8000"
+    # Long enough for a streamed export of the whole catalogue (gunicorn's default is 30 s).
+    assert int(cmd[cmd.index("--timeout") + 1]) >= 120
 
 
 def test_the_build_context_leaves_out_local_state():

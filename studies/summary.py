@@ -1,7 +1,8 @@
 """Pooled disease × target summaries: the one place where the pooling rules live.
 
-The dashboard, the disease pages, the REST API and (later) the stored summary tables
-all call :func:`pooled_summaries` or :func:`pooled_summary`. The rules, from DOMAIN.md:
+The stored summary tables (summaries.snapshot) apply the same rules in SQL and are
+tested against :func:`pooled_summaries`; a group's drill-down page applies them here to
+one page of its studies (:func:`pooled_studies`). The rules, from DOMAIN.md:
 
 1. **Superseded publications are not pooled.** A report whose publication has
    ``superseded_by`` set (an abstract replaced by the full paper) contributes nothing.

@@ -33,17 +33,20 @@ def forest(points) -> list[tuple]:
     )
 
 
-class Rollback(Exception):
-    """Ends one example's transaction, so that examples do not see each other's rows."""
-
-
-@settings(
+EXAMPLES = settings(
     max_examples=25,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                            HealthCheck.data_too_large],
 )
+
+
+class Rollback(Exception):
+    """Ends one example's transaction, so that examples do not see each other's rows."""
+
+
+@EXAMPLES
 @given(plan=world_plans, first_edits=edits, second_edits=edits)
 def test_incremental_refresh_matches_brute_force_after_random_edits(
     vocabulary, plan, first_edits, second_edits
@@ -90,13 +93,7 @@ def _rows(summary) -> tuple[list, list]:
     return contributions, exclusions
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.data_too_large],
-)
+@EXAMPLES
 @given(plan=world_plans)
 def test_drill_down_pages_together_show_what_pooling_everything_shows(vocabulary, plan):
     """Each page pools only its own studies (and those sharing a person with them); put

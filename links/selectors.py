@@ -75,23 +75,30 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _suggestion_sql() -> str:
-    """The stored candidate pairs (lower patient id first, links.suggestions) that are
-    not dismissed nor waiting for review as a proposed link."""
-    suggestion = _table(IdentitySuggestion)
+def _hidden_sql() -> str:
+    """The pairs not to suggest: dismissed, or waiting for review as a proposed link."""
     dismissed, request = _table(DismissedSuggestion), _table(LinkRequest)
     return f"""
-        WITH ranked AS (
+        hidden AS (
+            SELECT patient_id, other_patient_id FROM {dismissed}
+            UNION
+            SELECT patient_id, other_patient_id FROM {request}
+            WHERE kind = 'same_person' AND action = 'link' AND status IN ('draft', 'submitted')
+        )
+    """
+
+
+def _suggestion_sql() -> str:
+    """The stored candidate pairs (lower patient id first, links.suggestions) that are
+    not hidden."""
+    suggestion = _table(IdentitySuggestion)
+    return f"""
+        WITH {_hidden_sql()}, ranked AS (
             SELECT s.patient_id AS a, s.other_patient_id AS b, s.score, s.age_gap
             FROM {suggestion} s
             WHERE NOT EXISTS (
-                SELECT 1 FROM {dismissed} d
-                WHERE d.patient_id = s.patient_id AND d.other_patient_id = s.other_patient_id)
-            AND NOT EXISTS (
-                SELECT 1 FROM {request} r
-                WHERE r.patient_id = s.patient_id AND r.other_patient_id = s.other_patient_id
-                AND r.kind = 'same_person' AND r.action = 'link'
-                AND r.status IN ('draft', 'submitted'))
+                SELECT 1 FROM hidden h
+                WHERE h.patient_id = s.patient_id AND h.other_patient_id = s.other_patient_id)
         )
     """
 
@@ -104,22 +111,16 @@ class SuggestionList:
         self.sql = _suggestion_sql()
 
     def count(self) -> int:
-        # Every stored pair less the hidden ones, found from the (few) dismissed and
-        # proposed pairs by the pair's unique index: testing each of 238,000 pairs at
-        # 100,000 studies took 85 ms.
+        # Every stored pair less the hidden ones, found from the (few) hidden pairs by
+        # the pair's unique index: testing each of 238,000 pairs at 100,000 studies
+        # took 85 ms.
         suggestion = _table(IdentitySuggestion)
-        dismissed, request = _table(DismissedSuggestion), _table(LinkRequest)
         with connection.cursor() as cursor:
             cursor.execute(f"""
+                WITH {_hidden_sql()}
                 SELECT (SELECT COUNT(*) FROM {suggestion})
-                - (SELECT COUNT(*) FROM {suggestion} s JOIN (
-                    SELECT patient_id, other_patient_id FROM {dismissed}
-                    UNION
-                    SELECT patient_id, other_patient_id FROM {request}
-                    WHERE kind = 'same_person' AND action = 'link'
-                    AND status IN ('draft', 'submitted')
-                  ) hidden ON hidden.patient_id = s.patient_id
-                  AND hidden.other_patient_id = s.other_patient_id)
+                - (SELECT COUNT(*) FROM {suggestion} s JOIN hidden h
+                   ON h.patient_id = s.patient_id AND h.other_patient_id = s.other_patient_id)
             """)
             return cursor.fetchone()[0]
 

@@ -110,7 +110,8 @@ def publications_of(studies: QuerySet[Study], chunk: int | None = None):
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
         loaded = Publication.objects.prefetch_related(authors).in_bulk(part)
-        yield from (loaded[pk] for pk in part)
+        # One deleted since the ids were read is left out, not an error mid-download.
+        yield from (loaded[pk] for pk in part if pk in loaded)
 
 
 def _page_range(pages: str) -> tuple[str, str]:

@@ -29,6 +29,7 @@ from .models import (
     Study,
     StudyReport,
 )
+from .models.publications import short_citation
 from .summary import antigen_order
 from .visibility import public
 
@@ -81,10 +82,7 @@ class ListedPublication:
 
     @property
     def short_citation(self) -> str:
-        # As Publication.short_citation.
-        who = self.first_author or self.journal or "Unknown"
-        suffix = " et al." if self.first_author else ""
-        return f"{who}{suffix} {self.year}"
+        return short_citation(self.first_author, self.journal, self.year)
 
 
 @dataclass(frozen=True)
@@ -215,9 +213,9 @@ def _row(values: dict) -> ListRow:
             values["title"],
             values["phase"],
             reverse("studies:study_detail", args=[values["id"]]),
-            values.get("short_name", ""),
-            values.get("design", ""),
-            values.get("status", ""),
+            values["short_name"],
+            values["design"],
+            values["status"],
         ),
         first_publication=publications[0] if publications else None,
         year=values["first_year"],
@@ -235,9 +233,9 @@ def list_rows(studies: QuerySet[Study]) -> list[ListRow]:
     """Rows of ``studies`` (public, filtered and ordered, possibly a slice) in their
     order: one query. The queryset must not join other tables (a study would come once
     per joined row); the catalogue's filters match related rows by subqueries."""
-    values = studies.values("id", "title", "phase", "first_year", "patient_count").annotate(
-        **_compiled(studies.db)
-    )
+    values = studies.values(
+        "id", "title", "phase", "first_year", "patient_count", "short_name", "design", "status"
+    ).annotate(**_compiled(studies.db))
     return [_row(row) for row in values]
 
 
@@ -250,12 +248,9 @@ def export_rows(studies: QuerySet[Study], chunk: int | None = None) -> Iterator[
     once and holds one chunk in memory."""
     chunk = chunk or EXPORT_CHUNK
     ids = list(studies.values_list("pk", flat=True))
-    base = public(Study.objects.using(studies.db))
+    base = public(Study.objects.using(studies.db)).order_by()
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
-        values = base.filter(pk__in=part).values(
-            "id", "title", "phase", "first_year", "patient_count", "short_name", "design",
-            "status",
-        ).annotate(**_compiled(studies.db))
-        by_id = {row["id"]: row for row in values}
-        yield from (_row(by_id[pk]) for pk in part if pk in by_id)
+        by_id = {row.study.pk: row for row in list_rows(base.filter(pk__in=part))}
+        # A study deleted since the ids were read is left out, not an error mid-download.
+        yield from (by_id[pk] for pk in part if pk in by_id)

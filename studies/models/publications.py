@@ -16,6 +16,13 @@ from ..identifiers import REGISTRY_PATTERNS, normalize_registry_id
 from .base import Curated
 
 
+def short_citation(first_author: str, journal: str, year) -> str:
+    """'Müller et al. 2024', or the journal when no author is known."""
+    who = first_author or journal or "Unknown"
+    suffix = " et al." if first_author else ""
+    return f"{who}{suffix} {year}"
+
+
 class Publication(Curated):
     title = models.TextField(blank=True, help_text="Leave empty if the source does not give it.")
     journal = models.CharField(max_length=300, blank=True)
@@ -76,9 +83,7 @@ class Publication(Curated):
 
     @property
     def short_citation(self) -> str:
-        who = self.first_author or self.journal or "Unknown"
-        suffix = " et al." if self.first_author else ""
-        return f"{who}{suffix} {self.year}"
+        return short_citation(self.first_author, self.journal, self.year)
 
     @property
     def doi_url(self) -> str:

@@ -173,7 +173,7 @@ def test_the_construct_list_pages_by_fifty_with_each_constructs_study_count(clie
 
     row = re.search(r'<tr>\s*<td><a href="/constructs/\d+/">AAA shared</a>.*?</tr>', first, re.S)
     assert f'?construct={shared.pk}">3</a>' in row.group(0)
-    assert "Page 1 of 2 (55 constructs)" in first and "Construct 48" in first
+    assert "Page 1 of 2" in first and "Construct 48" in first
     assert "Construct 49" not in first and "Construct 49" in second
     for index in range(30):
         CarConstructFactory(name=f"More {index:02}")

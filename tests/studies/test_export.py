@@ -9,6 +9,7 @@ import pytest
 from studies import export, listing
 from studies.choices import PublicationType
 from studies.export import bibtex_key, publications_bibtex, publications_ris
+from studies.models import Study
 from tests.factories import (
     AntigenFactory,
     ArmFactory,
@@ -146,3 +147,23 @@ def test_bibtex_keys_stay_unique(db):
 def test_an_empty_selection_exports_empty_files(db):
     assert publications_ris([]) == ""
     assert publications_bibtex([]) == ""
+
+
+def test_a_study_deleted_while_its_export_streams_is_left_out(db):
+    """The ids are read first and the rows chunk by chunk: a study deleted in between
+    must not break the download half-way."""
+    studies = [StudyFactory(title=f"Study {index}") for index in range(3)]
+    for study in studies:
+        StudyReportFactory(study=study, publication=PublicationFactory())
+    selection = Study.objects.order_by("title")
+
+    rows = listing.export_rows(selection, chunk=1)
+    publications = export.publications_of(selection, chunk=1)
+    first_row, first_publication = next(rows), next(publications)
+    report = studies[1].reports.get()
+    report.delete()
+    report.publication.delete()
+    studies[1].delete()
+
+    assert [first_row.study.title, *(row.study.title for row in rows)] == ["Study 0", "Study 2"]
+    assert len([first_publication, *publications]) == 2

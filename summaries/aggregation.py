@@ -31,6 +31,7 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from . import prepared
 from .models import (
     SAFETY_METRICS,
     ConstructSummary,
@@ -93,7 +94,6 @@ def footprint(studies: Collection[int]) -> dict[tuple, Counter]:
     studies' snapshot is rebuilt, tell which keys moved (:func:`changed`): an edit that
     changes no pooled number (an arm size where patient rows count, a note) refreshes
     nothing, and a changed value refreshes its measure only."""
-    ids = list(studies)
     rows: dict[tuple, Counter] = defaultdict(Counter)
 
     def feed(keys: Iterable[tuple], row: tuple) -> None:
@@ -101,61 +101,86 @@ def footprint(studies: Collection[int]) -> dict[tuple, Counter]:
             rows[key][row] += 1
 
     publications = defaultdict(set)  # study -> its reports (counted by group and construct)
-    for study, publication, year in PooledReport.objects.filter(study_id__in=ids).values_list(
-        "study_id", "publication_id", "year"
-    ):
+    for study, publication, year in prepared.rows(_footprint_reports, studies):
         publications[study].add(publication)
         feed([("year", year)], ("report", study, publication))
-    for study, year in PooledStudy.objects.filter(
-        study_id__in=ids, first_year__isnull=False
-    ).values_list("study_id", "first_year"):
+    for study, year in prepared.rows(_footprint_first_years, studies):
         feed([("year", year)], ("first", study))
     constructs = defaultdict(list)  # arm -> its constructs
-    for arm, construct in PooledArmConstruct.objects.filter(arm__study_id__in=ids).values_list(
-        "arm_id", "construct_id"
-    ):
+    for arm, construct in prepared.rows(_footprint_constructs, studies):
         constructs[arm].append(("construct", construct))
         feed([("construct", construct)], ("arm", arm))
 
     labels = defaultdict(set)  # (disease, target) -> labels, shown on its measure rows
-    for study, arm, disease, target, *rest in Contribution.objects.filter(
-        study_id__in=ids
-    ).values_list(
-        "study_id", "arm_id", "disease_id", "target_key", "target_label", "level",
-        "report_year", "patient_count",
-    ):
+    for study, arm, disease, target, *rest in prepared.rows(_footprint_contributions, studies):
         labels[(disease, target)].add(rest[0])
         report_year = rest[2]
         years = [("year", report_year)] if report_year is not None else []
         row = ("contribution", study, arm, disease, target, *rest,
                frozenset(publications[study]))
         feed([("group", disease, target), *constructs[arm], *years], row)
-    for study, arm, disease, target, measure, *rest in ContributionRate.objects.filter(
-        study_id__in=ids
-    ).values_list(
-        "study_id", "contribution__arm_id", "disease_id", "target_key", "measure_id",
-        "metric", "is_response", "is_drug_free", "level", "events", "evaluable",
-    ):
+    for study, arm, disease, target, measure, *rest in prepared.rows(_footprint_rates, studies):
         measures = [("measure", disease, target, measure)] if measure is not None else []
         row = ("rate", study, arm, disease, target, measure, *rest)
         feed([("group", disease, target), *constructs[arm], *measures], row)
-    for study, disease, target, measure, *rest in LatestValue.objects.filter(
-        study_id__in=ids
-    ).values_list(
-        "study_id", "disease_id", "target_key", "measure_id", "patient_id", "value_bool",
-        "value",
-    ):
+    for study, disease, target, measure, *rest in prepared.rows(_footprint_values, studies):
         feed([("measure", disease, target, measure)], ("value", study, *rest))
-    for arm, disease, target, *rest in PooledPatient.objects.filter(
-        study_id__in=ids
-    ).values_list(
-        "arm_id", "disease_id", "target_key", "patient_id", "counted", "follow_up_days"
-    ):
+    for arm, disease, target, *rest in prepared.rows(_footprint_patients, studies):
         feed([("group", disease, target), *constructs[arm]], ("patient", arm, *rest))
     for key in rows:
         if key[0] == "measure":
             rows[key][("label", frozenset(labels[key[1:3]]))] += 1
     return dict(rows)
+
+
+# The snapshot rows a footprint reads, by study (statements compiled once: prepared).
+
+
+def _of(model, studies, path: str = "study_id") -> QuerySet:
+    return model.objects.filter(**{f"{path}__any": prepared.ids(studies)})
+
+
+def _footprint_reports(studies) -> QuerySet:
+    return _of(PooledReport, studies).values_list("study_id", "publication_id", "year")
+
+
+def _footprint_first_years(studies) -> QuerySet:
+    return _of(PooledStudy, studies).filter(first_year__isnull=False).values_list(
+        "study_id", "first_year"
+    )
+
+
+def _footprint_constructs(studies) -> QuerySet:
+    return _of(PooledArmConstruct, studies, "arm__study_id").values_list(
+        "arm_id", "construct_id"
+    )
+
+
+def _footprint_contributions(studies) -> QuerySet:
+    return _of(Contribution, studies).values_list(
+        "study_id", "arm_id", "disease_id", "target_key", "target_label", "level",
+        "report_year", "patient_count",
+    )
+
+
+def _footprint_rates(studies) -> QuerySet:
+    return _of(ContributionRate, studies).values_list(
+        "study_id", "contribution__arm_id", "disease_id", "target_key", "measure_id",
+        "metric", "is_response", "is_drug_free", "level", "events", "evaluable",
+    )
+
+
+def _footprint_values(studies) -> QuerySet:
+    return _of(LatestValue, studies).values_list(
+        "study_id", "disease_id", "target_key", "measure_id", "patient_id", "value_bool",
+        "value",
+    )
+
+
+def _footprint_patients(studies) -> QuerySet:
+    return _of(PooledPatient, studies).values_list(
+        "arm_id", "disease_id", "target_key", "patient_id", "counted", "follow_up_days"
+    )
 
 
 def changed(before: dict[tuple, Counter], after: dict[tuple, Counter]) -> Keys:

@@ -44,7 +44,7 @@ from studies.models import (
     StudyReport,
 )
 
-from . import aggregation, snapshot
+from . import aggregation, prepared, snapshot
 from .models import PendingRefresh, PooledPatient, RefreshRun, RefreshState
 
 logger = logging.getLogger(__name__)
@@ -343,8 +343,11 @@ def _study_ids(keys: Iterable[str]) -> set[int]:
 
 def _lock() -> RefreshState:
     """Serialise refreshes: the state row, locked until the transaction ends."""
-    RefreshState.objects.get_or_create(pk=1)
-    return RefreshState.objects.select_for_update().get(pk=1)
+    try:
+        return RefreshState.objects.select_for_update().get(pk=1)
+    except RefreshState.DoesNotExist:
+        RefreshState.objects.get_or_create(pk=1)
+        return RefreshState.objects.select_for_update().get(pk=1)
 
 
 def _refresh_studies(state: RefreshState, study_ids: set[int]) -> RefreshResult:
@@ -369,22 +372,23 @@ def _refresh_studies(state: RefreshState, study_ids: set[int]) -> RefreshResult:
 def _with_shared_persons(study_ids: set[int]) -> set[int]:
     """The studies plus those reporting a person they report (now or at the last
     refresh): which row counts for a person depends on all of that person's rows."""
-    persons = set(
-        Patient.objects.filter(arm__study_id__in=study_ids, person__isnull=False).values_list(
-            "person_id", flat=True
-        )
-    ) | set(
-        PooledPatient.objects.filter(study_id__in=study_ids, person_id__isnull=False).values_list(
-            "person_id", flat=True
-        )
+    linked = prepared.rows(_sharing_persons, study_ids)
+    return set(study_ids) | {study for study, in linked}
+
+
+def _sharing_persons(studies) -> models.QuerySet:
+    """The studies reporting, now or at the last refresh, a person these studies report."""
+    ids = prepared.ids(studies)
+    persons = Q(
+        person_id__in=Patient.objects.filter(arm__study_id__any=ids, person__isnull=False)
+        .values("person_id")
+    ) | Q(
+        person_id__in=PooledPatient.objects.filter(study_id__any=ids, person_id__isnull=False)
+        .values("person_id")
     )
-    if not persons:
-        return set(study_ids)
-    linked = set(
-        Patient.objects.filter(person_id__in=persons).values_list("arm__study_id", flat=True)
-    ) | set(PooledPatient.objects.filter(person_id__in=persons).values_list("study_id",
-                                                                           flat=True))
-    return set(study_ids) | linked
+    now = Patient.objects.filter(persons).order_by().values_list("arm__study_id")
+    before = PooledPatient.objects.filter(persons).order_by().values_list("study_id")
+    return now.union(before)
 
 
 def _rebuild_everything(state: RefreshState, relevant: list[int] | None = None) -> RefreshResult:

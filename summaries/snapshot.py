@@ -69,7 +69,7 @@ from studies.summary import (
 )
 from studies.visibility import public
 
-from . import bulk
+from . import bulk, prepared
 from .models import (
     SAFETY_METRICS,
     Contribution,
@@ -125,7 +125,11 @@ TIMEPOINT_ORDER = [
 
 
 def scoped(queryset: QuerySet, path: str, studies: Studies) -> QuerySet:
-    return queryset if studies is None else queryset.filter(**{f"{path}__in": studies})
+    """Rows of these studies (None: all). One array parameter on PostgreSQL, so that a
+    statement compiles once for any studies (summaries.prepared)."""
+    if studies is None:
+        return queryset
+    return queryset.filter(**{f"{path}__any": prepared.ids(studies)})
 
 
 def visible_studies(studies: Studies = None) -> QuerySet:
@@ -184,19 +188,35 @@ def pooled_patients(studies: Studies) -> QuerySet:
 
 
 def drug_free_measure_id() -> int | None:
-    return (
-        OutcomeMeasure.objects.filter(code=DRUG_FREE_REMISSION_CODE)
-        .values_list("pk", flat=True)
-        .first()
-    )
+    found = prepared.fixed_rows(_drug_free_measure)
+    return found[0][0] if found else None
+
+
+def _drug_free_measure(_) -> QuerySet:
+    return OutcomeMeasure.objects.filter(code=DRUG_FREE_REMISSION_CODE).order_by("pk") \
+        .values_list("pk")[:1]
 
 
 def main_outcomes() -> dict[int, int]:
     """Disease id -> its main outcome's id, or its parent's (lupus nephritis -> SLE)."""
+    return dict(prepared.fixed_rows(_main_outcomes))
+
+
+def _main_outcomes(_) -> QuerySet:
     rows = Disease.objects.annotate(
         outcome=Coalesce("main_outcome_id", "parent__main_outcome_id")
     ).filter(outcome__isnull=False)
-    return dict(rows.values_list("pk", "outcome"))
+    return rows.values_list("pk", "outcome")
+
+
+def _pooled_outcomes(_) -> QuerySet:
+    """The main outcomes of the diseases in the snapshot (PooledDisease)."""
+    used = Disease.objects.filter(pk__in=PooledDisease.objects.values("disease_id"))
+    return (
+        used.annotate(outcome=Coalesce("main_outcome_id", "parent__main_outcome_id"))
+        .filter(outcome__isnull=False)
+        .values_list("outcome")
+    )
 
 
 def relevant_measure_ids(*, pooled: bool = False) -> list[int]:
@@ -207,18 +227,18 @@ def relevant_measure_ids(*, pooled: bool = False) -> list[int]:
     instead of the live tables (a scan of the patients): the same answer once every
     study's snapshot is current."""
     if pooled:
-        used = Disease.objects.filter(pk__in=PooledDisease.objects.values("disease_id"))
+        ids = {outcome for outcome, in prepared.fixed_rows(_pooled_outcomes)}
     else:
         # EXISTS per disease (a short index scan each), not a scan of every arm.
         used = Disease.objects.filter(
             Exists(visible_arms().filter(disease_id=OuterRef("pk")))
             | Exists(visible_patients().filter(primary_disease_id=OuterRef("pk")))
         )
-    ids = set(
-        used.annotate(outcome=Coalesce("main_outcome_id", "parent__main_outcome_id"))
-        .filter(outcome__isnull=False)
-        .values_list("outcome", flat=True)
-    )
+        ids = set(
+            used.annotate(outcome=Coalesce("main_outcome_id", "parent__main_outcome_id"))
+            .filter(outcome__isnull=False)
+            .values_list("outcome", flat=True)
+        )
     if (drug_free := drug_free_measure_id()) is not None:
         ids.add(drug_free)
     return sorted(ids)
@@ -235,6 +255,9 @@ READ_BY_PAGES = (ContributionRate, Contribution)  # leaves first
 
 def delete(studies: Studies) -> None:
     """Remove the snapshot rows of these studies, leaves first."""
+    if studies is not None and connection.vendor == "postgresql":
+        prepared.execute(_delete_statement, studies)
+        return
     scoped(ContributionRate.objects.all(), "study_id", studies).delete()
     scoped(LatestValue.objects.all(), "study_id", studies).delete()
     scoped(Contribution.objects.all(), "study_id", studies).delete()
@@ -245,6 +268,26 @@ def delete(studies: Studies) -> None:
     scoped(PooledReport.objects.all(), "study_id", studies).delete()
     scoped(PooledDisease.objects.all(), "study_id", studies).delete()
     scoped(PooledStudy.objects.all(), "study_id", studies).delete()
+
+
+def _delete_statement(studies: Studies) -> tuple[str, list]:
+    """One DELETE of every snapshot table (data-modifying WITH clauses): the tables
+    have no foreign-key constraints, and each clause sees the rows as they were."""
+    quote = connection.ops.quote_name
+    clauses, params = [], []
+    for model in SNAPSHOT_MODELS:
+        table = quote(model._meta.db_table)
+        if model is PooledArmConstruct:
+            clauses.append(
+                f"DELETE FROM {table} WHERE arm_id IN (SELECT arm_id FROM "
+                f"{quote(PooledArm._meta.db_table)} WHERE study_id = ANY(%s))"
+            )
+        else:
+            clauses.append(f"DELETE FROM {table} WHERE study_id = ANY(%s)")
+        params.append(prepared.ids(studies))
+    *first, last = clauses
+    with_clauses = ", ".join(f"d{index} AS ({clause})" for index, clause in enumerate(first))
+    return f"WITH {with_clauses} {last}", params
 
 
 # Building ----------------------------------------------------------------------------------
@@ -307,36 +350,50 @@ def _fresh_statistics(studies: Studies, *models) -> None:
 def _pool_studies(studies: Studies) -> dict[tuple[int, int], tuple[int, int, bool]]:
     """PooledStudy and PooledReport rows; returns (study, publication) -> (rank, year,
     superseded) of every visible report."""
-    reports = visible_reports(studies)
-    first_years = dict(
-        reports.order_by()
+    first_years = dict(prepared.rows(_first_years, studies))
+    study_ids = [pk for pk, in prepared.rows(_visible_study_ids, studies)]
+    bulk.insert(
+        PooledStudy, ["study_id", "first_year"], ((pk, first_years.get(pk)) for pk in study_ids)
+    )
+    rows = prepared.rows(_report_rows, studies)
+    bulk.insert(
+        PooledReport,
+        ["study_id", "publication_id", "year"],
+        ((study, publication, year) for study, publication, year, *_ in rows),
+    )
+    return {
+        (study, publication): (rank, year, newer is not None)
+        for study, publication, year, newer, rank in rows
+    }
+
+
+def _first_years(studies: Studies) -> QuerySet:
+    return (
+        visible_reports(studies).order_by()
         .values("study_id")
         .annotate(first=Min("publication__year"))
         .values_list("study_id", "first")
     )
-    study_ids = visible_studies(studies).values_list("pk", flat=True)
-    bulk.insert(
-        PooledStudy, ["study_id", "first_year"], ((pk, first_years.get(pk)) for pk in study_ids)
+
+
+def _visible_study_ids(studies: Studies) -> QuerySet:
+    return visible_studies(studies).values_list("pk")
+
+
+def _report_rows(studies: Studies) -> QuerySet:
+    # Columns in SQL order (fields, then annotations): prepared.rows reads them so.
+    return visible_reports(studies).annotate(rank=REPORT_RANK).values_list(
+        "study_id", "publication_id", "publication__year", "publication__superseded_by",
+        "rank",
     )
-    rows = list(
-        reports.annotate(rank=REPORT_RANK).values_list(
-            "study_id", "publication_id", "publication__year", "rank",
-            "publication__superseded_by",
-        )
-    )
-    bulk.insert(
-        PooledReport,
-        ["study_id", "publication_id", "year"],
-        ((study, publication, year) for study, publication, year, _, _ in rows),
-    )
-    return {
-        (study, publication): (rank, year, newer is not None)
-        for study, publication, year, rank, newer in rows
-    }
 
 
 def _pool_diseases(studies: Studies) -> None:
     """The diseases of the studies' public arms and patient rows, by one INSERT ... SELECT."""
+    prepared.execute(_insert_diseases, studies)
+
+
+def _insert_diseases(studies: Studies) -> tuple[str, tuple]:
     arms = visible_arms(studies).order_by().values_list("study_id", "disease_id")
     patients = (
         visible_patients(studies)
@@ -344,29 +401,31 @@ def _pool_diseases(studies: Studies) -> None:
         .order_by()
         .values_list("arm__study_id", "primary_disease_id")
     )
-    insert_select(PooledDisease, ["study", "disease"], arms.union(patients))
+    return insert_select(PooledDisease, ["study", "disease"], arms.union(patients))
 
 
-def insert_select(model, fields: list[str], rows: QuerySet) -> None:
+def insert_select(model, fields: list[str], rows: QuerySet) -> tuple[str, tuple]:
     """INSERT INTO model (fields) SELECT ...: rows computed and written by the database,
     never fetched. ``rows`` is a values_list in the order of ``fields``."""
     sql, params = rows.query.sql_with_params()
     quote = connection.ops.quote_name
     columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {sql}", params)
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {sql}", params
 
 
 def _sources(studies: Studies, vocabulary: _Vocabulary) -> set[tuple[int, int]]:
     """(arm, publication) pairs: the publication gives data on the arm (the arm row, a
     patient row, an arm-level result of a pooled measure, an arm CRS/ICANS row)."""
+    return set(prepared.rows(_source_rows, studies, tuple(vocabulary.relevant_measures)))
 
+
+def _source_rows(studies: Studies, relevant_measures: tuple[int, ...]) -> QuerySet:
     def cited(rows: QuerySet, arm_field: str = "arm_id") -> QuerySet:
         return rows.order_by().values_list(arm_field, "source_publication_id")
 
-    pooled_results = arm_results(studies).filter(measure_id__in=vocabulary.relevant_measures)
+    pooled_results = arm_results(studies).filter(measure_id__in=relevant_measures)
     safety_events = arm_events(studies).filter(event_type__in=SAFETY_TYPES)
-    return set(
+    return (
         cited(visible_arms(studies), "pk")
         .union(cited(visible_patients(studies)))
         .union(cited(pooled_results))
@@ -388,13 +447,11 @@ class _Arm:
 def _pool_arms(studies: Studies, vocabulary: _Vocabulary, reports) -> dict[int, _Arm]:
     """PooledArm rows: each arm with the report its study is counted from for the arm's
     disease, chosen by a window function over the candidate reports."""
-    targets = _arm_targets(studies)
+    constructs, targets = _arm_products(studies)
     arms = {
         pk: _Arm(pk, study_id, disease_id, source_id, n_patients,
                  targets.get(pk, TargetSet((), ())))
-        for pk, study_id, disease_id, source_id, n_patients in visible_arms(
-            studies
-        ).values_list("pk", "study_id", "disease_id", "source_publication_id", "n_patients")
+        for pk, study_id, disease_id, source_id, n_patients in prepared.rows(_arm_rows, studies)
     }
     sources = _sources(studies, vocabulary)
     candidates = []
@@ -412,28 +469,13 @@ def _pool_arms(studies: Studies, vocabulary: _Vocabulary, reports) -> dict[int, 
         candidates,
     )
 
-    group = [F("study_id"), F("disease_id")]
-    scope = scoped(PooledSource.objects.all(), "study_id", studies)
-    latest = (
-        scope.filter(superseded=False)
-        .annotate(
-            place=Window(
-                RowNumber(),
-                partition_by=group,
-                order_by=[F("report_rank").desc(), F("report_year").desc(),
-                          F("publication_id").desc()],
-            )
-        )
-        .filter(place=1)
-        .values_list("study_id", "disease_id", "publication_id", "report_rank", "report_year")
-    )
-    chosen = {(study, disease): rest for study, disease, *rest in latest}
-    counts = dict(
-        ((study, disease), n)
-        for study, disease, n in scope.values("study_id", "disease_id")
-        .annotate(n=Count("publication_id", distinct=True))
-        .values_list("study_id", "disease_id", "n")
-    )
+    chosen = {
+        (study, disease): rest
+        for study, disease, *rest in prepared.rows(_latest_sources, studies)
+    }
+    counts = {
+        (study, disease): n for study, disease, n in prepared.rows(_source_counts, studies)
+    }
 
     pooled = []
     for arm in arms.values():
@@ -458,29 +500,62 @@ def _pool_arms(studies: Studies, vocabulary: _Vocabulary, reports) -> dict[int, 
     bulk.insert(
         PooledArmConstruct,
         ["arm_id", "construct_id"],
-        (pair for pair in _arm_constructs(studies) if pair[0] in arms),
+        (pair for pair in constructs if pair[0] in arms),
     )
     return arms
 
 
-def _arm_products(studies: Studies) -> QuerySet:
+def _arm_rows(studies: Studies) -> QuerySet:
+    return visible_arms(studies).values_list(
+        "pk", "study_id", "disease_id", "source_publication_id", "n_patients"
+    )
+
+
+def _latest_sources(studies: Studies) -> QuerySet:
+    """Per study and disease, the latest non-superseded report with data."""
+    return (
+        scoped(PooledSource.objects.filter(superseded=False), "study_id", studies)
+        .annotate(
+            place=Window(
+                RowNumber(),
+                partition_by=[F("study_id"), F("disease_id")],
+                order_by=[F("report_rank").desc(), F("report_year").desc(),
+                          F("publication_id").desc()],
+            )
+        )
+        .filter(place=1)
+        .values_list("study_id", "disease_id", "publication_id", "report_rank", "report_year")
+    )
+
+
+def _source_counts(studies: Studies) -> QuerySet:
+    return (
+        scoped(PooledSource.objects.all(), "study_id", studies)
+        .values("study_id", "disease_id")
+        .annotate(n=Count("publication_id", distinct=True))
+        .values_list("study_id", "disease_id", "n")
+    )
+
+
+def _product_rows(studies: Studies) -> QuerySet:
+    """(arm, construct, antigen) per visible product and target of its construct."""
     products = public(ArmProduct.objects.filter(arm__in=visible_arms(studies)))
-    return scoped(products, "arm__study_id", studies)
+    return scoped(products, "arm__study_id", studies).values_list(
+        "arm_id", "construct_id", "construct__targets"
+    )
 
 
-def _arm_constructs(studies: Studies) -> set[tuple[int, int]]:
-    return set(_arm_products(studies).values_list("arm_id", "construct_id"))
-
-
-def _arm_targets(studies: Studies) -> dict[int, TargetSet]:
-    """Each arm's target set: the antigens of all its products' constructs together."""
-    pairs = _arm_products(studies).values_list("arm_id", "construct__targets")
+def _arm_products(studies: Studies) -> tuple[set[tuple[int, int]], dict[int, TargetSet]]:
+    """(arm, construct) pairs, and each arm's target set: the antigens of all its
+    products' constructs together."""
+    constructs = set()
     antigen_ids = defaultdict(set)
-    for arm_id, antigen_id in pairs:
+    for arm_id, construct_id, antigen_id in prepared.rows(_product_rows, studies):
+        constructs.add((arm_id, construct_id))
         if antigen_id is not None:
             antigen_ids[arm_id].add(antigen_id)
     antigens = Antigen.objects.in_bulk({pk for ids in antigen_ids.values() for pk in ids})
-    return {
+    return constructs, {
         arm_id: TargetSet.of(antigens[pk] for pk in ids) for arm_id, ids in antigen_ids.items()
     }
 
@@ -488,6 +563,10 @@ def _arm_targets(studies: Studies) -> dict[int, TargetSet]:
 def _pool_patients(studies: Studies) -> None:
     """Patient rows cited from their arm's counted report, with their safety outcomes:
     one INSERT ... SELECT joining the visible patients to their PooledArm."""
+    prepared.execute(_insert_patients, studies)
+
+
+def _insert_patients(studies: Studies) -> tuple[str, tuple]:
     patients = (
         pooled_patients(studies)
         .order_by()
@@ -515,19 +594,18 @@ def _pool_patients(studies: Studies) -> None:
         CRS_GRADE_2, ICANS_ANY,
     ]
     columns = ", ".join(quote(PooledPatient._meta.get_field(name).column) for name in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(PooledPatient._meta.db_table)} ({columns}) "
-            "SELECT v.p_id, v.p_arm, a.study_id, v.p_disease, a.target_key, v.p_person, "
-            "v.p_follow_up, COALESCE(NULLIF(v.p_follow_up, 0), -1), a.report_id, "
-            "a.report_rank, a.report_year, %s, crs.had_any, crs.had_grade2, icans.had_any "
-            f"FROM ({patients_sql}) v "
-            f"INNER JOIN {quote(PooledArm._meta.db_table)} a "
-            "ON a.arm_id = v.p_arm AND a.report_id = v.p_source "
-            f"LEFT JOIN ({crs_sql}) crs ON crs.patient_id = v.p_id "
-            f"LEFT JOIN ({icans_sql}) icans ON icans.patient_id = v.p_id",
-            (True, *patients_params, *crs_params, *icans_params),  # in placeholder order
-        )
+    return (
+        f"INSERT INTO {quote(PooledPatient._meta.db_table)} ({columns}) "
+        "SELECT v.p_id, v.p_arm, a.study_id, v.p_disease, a.target_key, v.p_person, "
+        "v.p_follow_up, COALESCE(NULLIF(v.p_follow_up, 0), -1), a.report_id, "
+        "a.report_rank, a.report_year, %s, crs.had_any, crs.had_grade2, icans.had_any "
+        f"FROM ({patients_sql}) v "
+        f"INNER JOIN {quote(PooledArm._meta.db_table)} a "
+        "ON a.arm_id = v.p_arm AND a.report_id = v.p_source "
+        f"LEFT JOIN ({crs_sql}) crs ON crs.patient_id = v.p_id "
+        f"LEFT JOIN ({icans_sql}) icans ON icans.patient_id = v.p_id",
+        (True, *patients_params, *crs_params, *icans_params),  # in placeholder order
+    )
 
 
 def _patient_safety(studies: Studies) -> QuerySet:
@@ -560,9 +638,40 @@ def _patient_safety(studies: Studies) -> QuerySet:
 def _choose_persons(studies: Studies) -> None:
     """Among the counted-report rows of one person, count only the longest follow-up
     (then the latest report, then the newest row)."""
+    others = [pk for pk, in prepared.rows(_persons_other_rows, studies)]
+    if studies is not None and connection.vendor == "postgresql":
+        prepared.execute(_count_persons_rows, studies)
+        if others:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {connection.ops.quote_name(PooledPatient._meta.db_table)} "
+                    "SET counted = false WHERE patient_id = ANY(%s)",
+                    [others],
+                )
+        return
+    _persons_rows(studies).filter(counted=False).update(counted=True)
+    for start in range(0, len(others), 500):
+        PooledPatient.objects.filter(patient_id__in=others[start : start + 500]).update(
+            counted=False
+        )
+
+
+def _persons_rows(studies: Studies) -> QuerySet:
+    """Every snapshot row of the persons these studies report (in any study)."""
     mine = scoped(PooledPatient.objects.filter(person_id__isnull=False), "study_id", studies)
-    rows = PooledPatient.objects.filter(person_id__in=mine.values("person_id"))
-    ranked = rows.annotate(
+    return PooledPatient.objects.filter(person_id__in=mine.values("person_id"))
+
+
+def _count_persons_rows(studies: Studies) -> tuple[str, tuple]:
+    sql, params = _persons_rows(studies).filter(counted=False).values("pk").query \
+        .sql_with_params()
+    table = connection.ops.quote_name(PooledPatient._meta.db_table)
+    return f"UPDATE {table} SET counted = true WHERE patient_id IN ({sql})", params
+
+
+def _persons_other_rows(studies: Studies) -> QuerySet:
+    """The rows of those persons that are not counted: all but the best of each."""
+    ranked = _persons_rows(studies).annotate(
         place=Window(
             RowNumber(),
             partition_by=[F("person_id")],
@@ -575,17 +684,16 @@ def _choose_persons(studies: Studies) -> None:
             ],
         )
     )
-    others = list(ranked.filter(place__gt=1).values_list("patient_id", flat=True))
-    rows.filter(counted=False).update(counted=True)
-    for start in range(0, len(others), 500):
-        PooledPatient.objects.filter(patient_id__in=others[start : start + 500]).update(
-            counted=False
-        )
+    return ranked.filter(place__gt=1).values_list("patient_id")
 
 
 def _latest_values(studies: Studies) -> None:
     """Each counted patient's latest yes/no and latest number per measure: chosen by a
     window function, joined to the counted patients and written by INSERT ... SELECT."""
+    prepared.execute(_insert_latest_values, studies)
+
+
+def _insert_latest_values(studies: Studies) -> tuple[str, tuple]:
     # Only counted patients' values are kept: read only theirs.
     counted = scoped(PooledPatient.objects.filter(counted=True), "study_id", studies)
     results = public(
@@ -615,17 +723,18 @@ def _latest_values(studies: Studies) -> None:
         for name in ["patient", "study", "disease", "target_key", "measure", "value_bool",
                      "value"]
     )
-    for latest_rows in (answers, numbers):
-        sql, params = latest_rows.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {quote(LatestValue._meta.db_table)} ({columns}) "
-                "SELECT p.patient_id, p.study_id, p.disease_id, p.target_key, "
-                f"r.measure_id, r.answer, r.number FROM ({sql}) r "
-                f"INNER JOIN {quote(PooledPatient._meta.db_table)} p "
-                "ON p.patient_id = r.patient_id WHERE p.counted",
-                params,
-            )
+    (answers_sql, answers_params), (numbers_sql, numbers_params) = (
+        rows.query.sql_with_params() for rows in (answers, numbers)
+    )
+    return (
+        f"INSERT INTO {quote(LatestValue._meta.db_table)} ({columns}) "
+        "SELECT p.patient_id, p.study_id, p.disease_id, p.target_key, "
+        "r.measure_id, r.answer, r.number "
+        f"FROM (SELECT * FROM ({answers_sql}) a UNION ALL SELECT * FROM ({numbers_sql}) n) r "
+        f"INNER JOIN {quote(PooledPatient._meta.db_table)} p "
+        "ON p.patient_id = r.patient_id WHERE p.counted",
+        (*answers_params, *numbers_params),
+    )
 
 
 # Contributions -------------------------------------------------------------------------------
@@ -648,14 +757,8 @@ class _ArmPatients:
 
 
 def _arm_patients(studies: Studies) -> dict[int, _ArmPatients]:
-    grouped = (
-        scoped(PooledPatient.objects.all(), "study_id", studies)
-        .values("arm_id", "disease_id")
-        .annotate(reported=Count("pk"), counted=Count("pk", filter=Q(counted=True)))
-        .values_list("arm_id", "disease_id", "reported", "counted")
-    )
     arms: dict[int, _ArmPatients] = defaultdict(lambda: _ArmPatients(0, {}, set()))
-    for arm_id, disease_id, reported, counted in grouped:
+    for arm_id, disease_id, reported, counted in prepared.rows(_arm_patient_counts, studies):
         patients = arms[arm_id]
         patients.reported += reported
         if counted:
@@ -663,6 +766,15 @@ def _arm_patients(studies: Studies) -> dict[int, _ArmPatients]:
         if counted < reported:
             patients.excluded.add(disease_id)
     return arms
+
+
+def _arm_patient_counts(studies: Studies) -> QuerySet:
+    return (
+        scoped(PooledPatient.objects.all(), "study_id", studies)
+        .values("arm_id", "disease_id")
+        .annotate(reported=Count("pk"), counted=Count("pk", filter=Q(counted=True)))
+        .values_list("arm_id", "disease_id", "reported", "counted")
+    )
 
 
 def _contributions(studies: Studies, arms: dict[int, _Arm], vocabulary: _Vocabulary) -> None:
@@ -794,28 +906,37 @@ def _rates(
 
 
 def _patient_measure_rates(studies) -> dict[tuple[int, int], dict[int, tuple[int, int]]]:
-    grouped = (
+    rates = defaultdict(dict)
+    for arm_id, disease_id, measure_id, events, evaluable in prepared.rows(
+        _patient_measure_counts, studies
+    ):
+        rates[(arm_id, disease_id)][measure_id] = (events, evaluable)
+    return rates
+
+
+def _patient_measure_counts(studies: Studies) -> QuerySet:
+    return (
         scoped(LatestValue.objects.filter(value_bool__isnull=False), "study_id", studies)
         .values("patient__arm_id", "disease_id", "measure_id")
         .annotate(events=Count("pk", filter=Q(value_bool=True)), evaluable=Count("pk"))
         .values_list("patient__arm_id", "disease_id", "measure_id", "events", "evaluable")
     )
-    rates = defaultdict(dict)
-    for arm_id, disease_id, measure_id, events, evaluable in grouped:
-        rates[(arm_id, disease_id)][measure_id] = (events, evaluable)
-    return rates
 
 
-def _patient_safety_rates(studies) -> dict[tuple[int, int], dict[str, tuple[int, int]]]:
+def _patient_safety_counts(studies: Studies) -> QuerySet:
     counts = {}
     for metric in SAFETY_METRICS:
         counts[f"{metric}_events"] = Count("pk", filter=Q(**{metric: True}))
         counts[f"{metric}_evaluable"] = Count(metric)
-    grouped = (
+    return (
         scoped(PooledPatient.objects.filter(counted=True), "study_id", studies)
         .values("arm_id", "disease_id")
         .annotate(**counts)
     )
+
+
+def _patient_safety_rates(studies) -> dict[tuple[int, int], dict[str, tuple[int, int]]]:
+    grouped = prepared.dicts(_patient_safety_counts, studies)
     return {
         (row["arm_id"], row["disease_id"]): {
             metric: (row[f"{metric}_events"], row[f"{metric}_evaluable"])
@@ -835,10 +956,17 @@ def _from_counted_report(rows: QuerySet) -> QuerySet:
 
 def _arm_measure_rates(studies) -> dict[int, dict[int, tuple[int, int]]]:
     """Per arm and measure: n_events of n_evaluable at the latest time point."""
+    rates = defaultdict(dict)
+    for arm_id, measure_id, events, evaluable in prepared.rows(_latest_arm_results, studies):
+        rates[arm_id][measure_id] = (events, evaluable)
+    return rates
+
+
+def _latest_arm_results(studies: Studies) -> QuerySet:
     rows = _from_counted_report(
         pooled_arm_rows(OutcomeResult, studies).filter(n_events__isnull=False, n_evaluable__gt=0)
     )
-    latest = (
+    return (
         rows.annotate(
             place=Window(
                 RowNumber(),
@@ -849,34 +977,13 @@ def _arm_measure_rates(studies) -> dict[int, dict[int, tuple[int, int]]]:
         .filter(place=1)
         .values_list("arm_id", "measure_id", "n_events", "n_evaluable")
     )
-    rates = defaultdict(dict)
-    for arm_id, measure_id, events, evaluable in latest:
-        rates[arm_id][measure_id] = (events, evaluable)
-    return rates
 
 
 def _arm_safety_rates(studies) -> dict[int, dict[str, tuple[int, int]]]:
     """Per arm: CRS and ICANS rates from its rows (one ungraded row, or one per grade;
     see studies.summary._arm_event_rate)."""
-    ungraded = Q(grade__isnull=True)
-    grouped = (
-        _from_counted_report(
-            pooled_arm_rows(AdverseEvent, studies).filter(
-                event_type__in=SAFETY_TYPES, n_evaluable__gt=0
-            )
-        )
-        .values("arm_id", "event_type")
-        .annotate(
-            evaluable=Max("n_evaluable"),
-            ungraded=Count("pk", filter=ungraded),
-            ungraded_affected=Max("n_affected", filter=ungraded),
-            graded=Count("grade"),
-            grade_1=Coalesce(Sum("n_affected", filter=Q(grade__gte=1)), 0),
-            grade_2=Coalesce(Sum("n_affected", filter=Q(grade__gte=2)), 0),
-        )
-    )
     by_type = defaultdict(dict)
-    for row in grouped:
+    for row in prepared.dicts(_arm_safety_counts, studies):
         by_type[row["arm_id"]][row["event_type"]] = row
     rates = defaultdict(dict)
     for arm_id, types in by_type.items():
@@ -894,3 +1001,21 @@ def _arm_safety_rates(studies) -> dict[int, dict[str, tuple[int, int]]]:
     return rates
 
 
+def _arm_safety_counts(studies: Studies) -> QuerySet:
+    ungraded = Q(grade__isnull=True)
+    return (
+        _from_counted_report(
+            pooled_arm_rows(AdverseEvent, studies).filter(
+                event_type__in=SAFETY_TYPES, n_evaluable__gt=0
+            )
+        )
+        .values("arm_id", "event_type")
+        .annotate(
+            evaluable=Max("n_evaluable"),
+            ungraded=Count("pk", filter=ungraded),
+            ungraded_affected=Max("n_affected", filter=ungraded),
+            graded=Count("grade"),
+            grade_1=Coalesce(Sum("n_affected", filter=Q(grade__gte=1)), 0),
+            grade_2=Coalesce(Sum("n_affected", filter=Q(grade__gte=2)), 0),
+        )
+    )

@@ -35,7 +35,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models.functions import Coalesce
 
 from .choices import AdverseEventType, TimePoint
 from .models import (
@@ -372,9 +373,14 @@ def _load(study_ids: Collection[int] | None = None) -> _Data:
     )
     drug_free = OutcomeMeasure.objects.filter(code=DRUG_FREE_REMISSION_CODE).first()
     measure_ids = {m.pk for m in [drug_free] if m}
-    for disease in [a.disease for a in arms] + [p.primary_disease for p in patients]:
-        if main := _main_outcome(disease):
-            measure_ids.add(main.pk)
+    if study_ids is None:
+        for disease in [a.disease for a in arms] + [p.primary_disease for p in patients]:
+            if main := _main_outcome(disease):
+                measure_ids.add(main.pk)
+    else:
+        # Which reports count depends on every disease in the public data, not only on
+        # those of the studies loaded: pooled alone, they must count as in the whole.
+        measure_ids |= public_main_outcome_ids()
     if study_ids is None:
         by_subject = [Q(arm__in=public_arms) | Q(patient__in=public_patients)]
     else:
@@ -405,6 +411,22 @@ def _load(study_ids: Collection[int] | None = None) -> _Data:
         results=results,
         adverse_events=adverse_events,
         drug_free=drug_free,
+    )
+
+
+def public_main_outcome_ids() -> set[int]:
+    """The main outcomes (or their parent's) of every disease of a public arm or
+    patient row: EXISTS per disease, a short index scan each, not a scan of every arm."""
+    arms = public(Arm.objects.filter(study__in=public(Study.objects.all())))
+    patients = public(Patient.objects.filter(arm__in=arms))
+    used = Disease.objects.filter(
+        Exists(arms.filter(disease_id=OuterRef("pk")))
+        | Exists(patients.filter(primary_disease_id=OuterRef("pk")))
+    )
+    return set(
+        used.annotate(outcome=Coalesce("main_outcome_id", "parent__main_outcome_id"))
+        .filter(outcome__isnull=False)
+        .values_list("outcome", flat=True)
     )
 
 

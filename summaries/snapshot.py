@@ -66,6 +66,7 @@ from studies.summary import (
     DRUG_FREE_REMISSION_CODE,
     ICANS_ANY,
     TargetSet,
+    public_main_outcome_ids,
 )
 from studies.visibility import public
 
@@ -229,16 +230,7 @@ def relevant_measure_ids(*, pooled: bool = False) -> list[int]:
     if pooled:
         ids = {outcome for outcome, in prepared.fixed_rows(_pooled_outcomes)}
     else:
-        # EXISTS per disease (a short index scan each), not a scan of every arm.
-        used = Disease.objects.filter(
-            Exists(visible_arms().filter(disease_id=OuterRef("pk")))
-            | Exists(visible_patients().filter(primary_disease_id=OuterRef("pk")))
-        )
-        ids = set(
-            used.annotate(outcome=Coalesce("main_outcome_id", "parent__main_outcome_id"))
-            .filter(outcome__isnull=False)
-            .values_list("outcome", flat=True)
-        )
+        ids = public_main_outcome_ids()
     if (drug_free := drug_free_measure_id()) is not None:
         ids.add(drug_free)
     return sorted(ids)

@@ -8,13 +8,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from studies.choices import AdverseEventType, PublicationType, TimePoint
-from studies.models import OutcomeMeasure
+from studies.models import Disease, OutcomeMeasure
 from studies.summary import (
     CRS_ANY,
     CRS_GRADE_2,
     ICANS_ANY,
     RESPONSE,
     Rate,
+    pooled_studies,
     pooled_summaries,
     pooled_summary,
     wilson_interval,
@@ -314,6 +315,31 @@ def test_a_study_counts_once_from_its_latest_report(doris, cd19_product):
     assert pooled.patients == 8
     assert pooled.rate(RESPONSE) == Rate(8, 8)
     assert pooled.contributions[0].report == update
+
+
+def test_a_page_of_studies_counts_the_report_that_pooling_everything_counts(
+    doris, cd19_product
+):
+    """Which reports give data on an arm depends on the main outcomes of every disease
+    in the data: an SSc series' update with only a DORIS row counts because an SLE study
+    exists elsewhere, on the drill-down's page of that one study too."""
+    cd19_arm(StudyFactory(title="SLE elsewhere"), PublicationFactory(year=2021), 3,
+             cd19_product)
+    series = StudyFactory(title="SSc series")
+    first, update = PublicationFactory(year=2022), PublicationFactory(year=2024)
+    StudyReportFactory(study=series, publication=first, data_cutoff=date(2022, 3, 1))
+    StudyReportFactory(study=series, publication=update, data_cutoff=date(2024, 3, 1))
+    arm = cd19_arm(series, first, 4, cd19_product)
+    arm.disease = Disease.objects.get(code="ssc")
+    arm.save()
+    OutcomeResultFactory(arm=arm, measure=doris, n_events=1, n_evaluable=4,
+                         source_publication=update)
+
+    everything = pooled_summary("ssc", "cd19")
+    page = pooled_studies("ssc", "cd19", [series.pk])
+
+    assert [c.report for c in everything.contributions] == [update]
+    assert [c.report for c in page.contributions] == [update]
 
 
 def test_a_superseded_abstract_is_not_pooled_even_with_a_later_cutoff(doris, cd19_product):

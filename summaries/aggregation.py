@@ -12,8 +12,6 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import reduce
-from operator import or_
 
 from django.db import connection
 from django.db.models import (
@@ -196,16 +194,19 @@ def changed(before: dict[tuple, Counter], after: dict[tuple, Counter]) -> Keys:
 
 
 def refresh(keys: Keys) -> int:
-    """Recompute these summary rows from the snapshot; returns how many keys."""
+    """Recompute these summary rows from the snapshot; returns how many keys.
+
+    The keys go to each statement as arrays, one per key column (summaries.prepared):
+    an incremental refresh reuses statements compiled once; None is every row."""
     now = timezone.now()
     if keys.groups is None or keys.groups:
-        _refresh_groups(keys.groups, now)
+        _refresh_groups(prepared.key_arrays(keys.groups, 2), now)
     if keys.measures is None or keys.measures:
-        _refresh_measures(keys.measures, now)
+        _refresh_measures(prepared.key_arrays(keys.measures, 3), now)
     if keys.constructs is None or keys.constructs:
-        _refresh_constructs(keys.constructs, now)
+        _refresh_constructs(_values(keys.constructs), now)
     if keys.years is None or keys.years:
-        _refresh_years(keys.years, now)
+        _refresh_years(_values(keys.years), now)
     if None in (keys.groups, keys.constructs, keys.years):
         return (
             DiseaseTargetSummary.objects.count()
@@ -217,38 +218,28 @@ def refresh(keys: Keys) -> int:
 
 # Helpers -------------------------------------------------------------------------------------
 
+GROUP = ["disease_id", "target_key"]
+MEASURE = [*GROUP, "measure_id"]
 
-def _groups_q(groups: set[tuple[int, str]] | None, prefix: str = "") -> Q:
-    if groups is None:
-        return Q()
-    if not groups:
-        return Q(pk__in=[])
-    return reduce(
-        or_, (Q(**{f"{prefix}disease_id": d, f"{prefix}target_key": t}) for d, t in groups)
+
+def _values(keys: set | None) -> list | None:
+    return None if keys is None else list(keys)
+
+
+def _groups_q(diseases: list | None, targets: list | None, prefix: str = "") -> Q:
+    """(disease, target) keys, as parallel lists (None: every row)."""
+    return prepared.keys_q(
+        [f"{prefix}disease_id", f"{prefix}target_key"], [diseases, targets], ["bigint", "text"]
     )
 
 
-def _measures_q(measures: set[tuple[int, str, int]] | None, prefix: str = "") -> Q:
-    """(disease, target, measure) keys; the measure column has no prefix."""
-    if measures is None:
-        return Q()
-    if not measures:
-        return Q(pk__in=[])
-    return reduce(
-        or_,
-        (
-            Q(**{f"{prefix}disease_id": d, f"{prefix}target_key": t, "measure_id": m})
-            for d, t, m in measures
-        ),
-    )
+def _measures_q(diseases: list | None, targets: list | None, measures: list | None) -> Q:
+    """(disease, target, measure) keys, as parallel lists (None: every row)."""
+    return prepared.keys_q(MEASURE, [diseases, targets, measures], ["bigint", "text", "bigint"])
 
 
-def _in(keys: Iterable | None, path: str) -> Q:
-    return Q(**_in_kwargs(keys, path))
-
-
-def _in_kwargs(keys: Iterable | None, path: str) -> dict:
-    return {} if keys is None else {f"{path}__in": list(keys)}
+def _in(values: list | None, path: str) -> Q:
+    return Q() if values is None else Q(**{f"{path}__any": prepared.ids(values)})
 
 
 class _Median(Aggregate):
@@ -259,31 +250,45 @@ class _Median(Aggregate):
     output_field = FloatField()
 
 
-def medians(queryset: QuerySet, group_by: list[str], value: str) -> dict[tuple, Decimal]:
-    """The median of ``value`` per group: the middle row (or the mean of the two middle
-    rows). PostgreSQL has an aggregate for it; elsewhere the middle rows are found by
-    row number within the group (window functions)."""
+def medians(build, slots: list, group_by: list[str], value: str) -> dict[tuple, Decimal]:
+    """The median of ``value`` per group over the rows ``build(*slots)`` gives: the
+    middle row (or the mean of the two middle rows). PostgreSQL has an aggregate for
+    it; elsewhere the middle rows are found by row number within the group (window
+    functions)."""
+
+    def median_rows(*values) -> QuerySet:
+        return _median_rows(build(*values), group_by, value)
+
+    found = prepared.rows(
+        median_rows, *slots, name=(build.__module__, build.__qualname__, "median", value)
+    )
     if connection.vendor == "postgresql":
-        found = (
-            queryset.filter(**{f"{value}__isnull": False})
-            .values(*group_by)
+        # The mean of two numbers of 4 decimals has at most 5: the float rounds back exactly.
+        return {tuple(key): round(Decimal(repr(number)), 5) for *key, number in found}
+    middle = defaultdict(list)
+    for *key, number in found:
+        middle[tuple(key)].append(Decimal(number))
+    return {key: sum(numbers) / len(numbers) for key, numbers in middle.items()}
+
+
+def _median_rows(queryset: QuerySet, group_by: list[str], value: str) -> QuerySet:
+    """PostgreSQL: (group..., median) per group; elsewhere (group..., value) of each
+    group's middle row or two."""
+    queryset = queryset.filter(**{f"{value}__isnull": False})
+    if connection.vendor == "postgresql":
+        return (
+            queryset.values(*group_by)
             .annotate(_median=_Median(value))
             .values_list(*group_by, "_median")
         )
-        # The mean of two numbers of 4 decimals has at most 5: the float rounds back exactly.
-        return {tuple(key): round(Decimal(repr(number)), 5) for *key, number in found}
     partition = [F(name) for name in group_by]
-    ranked = queryset.filter(**{f"{value}__isnull": False}).annotate(
+    ranked = queryset.annotate(
         _place=Window(RowNumber(), partition_by=partition, order_by=F(value).asc()),
         _size=Window(Count("pk"), partition_by=partition),
     )
-    middle = ranked.filter(
+    return ranked.filter(
         Q(_place=(F("_size") + 1) / 2) | Q(_place=(F("_size") + 2) / 2)
     ).values_list(*group_by, value)
-    found = defaultdict(list)
-    for *key, number in middle:
-        found[tuple(key)].append(Decimal(number))
-    return {key: sum(numbers) / len(numbers) for key, numbers in found.items()}
 
 
 def _rate_sums(prefix: str, rates: dict[str, Q]) -> dict:
@@ -314,41 +319,17 @@ GROUP_RATES = {
 # Disease × target ----------------------------------------------------------------------------
 
 
-def _refresh_groups(groups, now) -> None:
-    contributions = Contribution.objects.filter(_groups_q(groups))
-    key = ("disease_id", "target_key")
-    counts = (
-        contributions.exclude(level=TOUCH)
-        .values(*key)
-        .annotate(
-            target_label=Max("target_label"),
-            studies=Count("study_id", distinct=True),
-            patients=Sum("patient_count"),
-        )
-    )
-    publications = dict(
-        ((row["disease_id"], row["target_key"]), row["n"])
-        for row in contributions.values(*key).annotate(
-            n=Count("study__reports__publication_id", distinct=True)
-        )
-    )
+def _refresh_groups(keys: tuple, now) -> None:
+    counts = prepared.dicts(_group_counts, *keys)
+    publications = {(d, t): n for d, t, n in prepared.rows(_group_publications, *keys)}
     rates = {
         (row["disease_id"], row["target_key"]): row
-        for row in ContributionRate.objects.filter(_groups_q(groups))
-        .values("disease_id", "target_key")
-        .annotate(**_rate_sums("", GROUP_RATES))
+        for row in prepared.dicts(_group_rates, *keys)
     }
     measures = defaultdict(set)
-    for disease_id, target_key, abbreviation, name in (
-        ContributionRate.objects.filter(_groups_q(groups), is_response=True)
-        .values_list("disease_id", "target_key", "measure__abbreviation", "measure__name")
-        .distinct()
-    ):
+    for disease_id, target_key, abbreviation, name in prepared.rows(_group_measures, *keys):
         measures[(disease_id, target_key)].add(abbreviation or name)
-    follow_up = medians(
-        PooledPatient.objects.filter(_groups_q(groups), counted=True), list(key),
-        "follow_up_days",
-    )
+    follow_up = medians(_group_patients, keys, GROUP, "follow_up_days")
     rows = []
     for row in counts:
         group = (row["disease_id"], row["target_key"])
@@ -366,44 +347,64 @@ def _refresh_groups(groups, now) -> None:
                 **_rate_values(rates.get(group, {}), GROUP_RATES),
             )
         )
-    DiseaseTargetSummary.objects.filter(_groups_q(groups)).delete()
+    prepared.execute(_delete_groups, *keys)
     DiseaseTargetSummary.objects.bulk_create(rows)
 
 
-def _refresh_measures(measures, now) -> None:
-    key = ["disease_id", "target_key", "measure_id"]
-    rates = (
-        ContributionRate.objects.filter(_measures_q(measures), measure__isnull=False)
-        .values(*key)
-        .annotate(events=Sum("events"), evaluable=Sum("evaluable"))
-    )
-    values = LatestValue.objects.filter(_measures_q(measures), value__isnull=False)
-    numbers = values.values(*key).annotate(n=Count("pk"), low=Min("value"), high=Max("value"))
-    middle = medians(values, key, "value")
-    # Studies per key: those with a rate or a value, counted in SQL (a UNION drops the
-    # studies found twice) rather than fetched.
-    rated = (
-        ContributionRate.objects.filter(_measures_q(measures), measure__isnull=False)
-        .order_by()
-        .values_list(*key, "study_id")
-    )
-    valued = values.order_by().values_list(*key, "study_id")
-    sql, params = rated.union(valued).query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT disease_id, target_key, measure_id, COUNT(*) FROM ({sql}) found "
-            "GROUP BY disease_id, target_key, measure_id",
-            params,
+def _group_counts(diseases, targets) -> QuerySet:
+    return (
+        Contribution.objects.filter(_groups_q(diseases, targets))
+        .exclude(level=TOUCH)
+        .values(*GROUP)
+        .annotate(
+            target_label=Max("target_label"),
+            studies=Count("study_id", distinct=True),
+            patients=Sum("patient_count"),
         )
-        studies = {(d, t, m): n for d, t, m, n in cursor.fetchall()}
-    labels = dict(
-        ((d, t), label)
-        for d, t, label in Contribution.objects.filter(
-            _groups_q(None if measures is None else {(d, t) for d, t, _ in measures})
-        )
-        .values_list("disease_id", "target_key", "target_label")
+    )
+
+
+def _group_publications(diseases, targets) -> QuerySet:
+    return (
+        Contribution.objects.filter(_groups_q(diseases, targets))
+        .values(*GROUP)
+        .annotate(n=Count("study__reports__publication_id", distinct=True))
+        .values_list(*GROUP, "n")
+    )
+
+
+def _group_rates(diseases, targets) -> QuerySet:
+    return (
+        ContributionRate.objects.filter(_groups_q(diseases, targets))
+        .values(*GROUP)
+        .annotate(**_rate_sums("", GROUP_RATES))
+    )
+
+
+def _group_measures(diseases, targets) -> QuerySet:
+    return (
+        ContributionRate.objects.filter(_groups_q(diseases, targets), is_response=True)
+        .values_list(*GROUP, "measure__abbreviation", "measure__name")
         .distinct()
     )
+
+
+def _group_patients(diseases, targets) -> QuerySet:
+    return PooledPatient.objects.filter(_groups_q(diseases, targets), counted=True)
+
+
+def _delete_groups(diseases, targets) -> tuple[str, tuple]:
+    return prepared.delete_sql(
+        DiseaseTargetSummary.objects.filter(_groups_q(diseases, targets))
+    )
+
+
+def _refresh_measures(keys: tuple, now) -> None:
+    rates = prepared.dicts(_measure_rates, *keys)
+    numbers = prepared.dicts(_measure_numbers, *keys)
+    middle = medians(_measure_values, keys, MEASURE, "value")
+    studies = {(d, t, m): n for d, t, m, n in prepared.rows(_measure_studies, *keys)}
+    labels = {(d, t): label for d, t, label in prepared.rows(_measure_labels, *keys)}
 
     rows: dict[tuple, DiseaseTargetMeasureSummary] = {}
 
@@ -421,53 +422,87 @@ def _refresh_measures(measures, now) -> None:
         return rows[measure_key]
 
     for rate in rates:
-        summary = row(*(rate[name] for name in key))
+        summary = row(*(rate[name] for name in MEASURE))
         summary.events, summary.evaluable = rate["events"], rate["evaluable"]
     for number in numbers:
-        measure_key = tuple(number[name] for name in key)
+        measure_key = tuple(number[name] for name in MEASURE)
         summary = row(*measure_key)
         summary.value_count = number["n"]
         summary.minimum, summary.maximum = number["low"], number["high"]
         summary.median = middle.get(measure_key)
-    DiseaseTargetMeasureSummary.objects.filter(_measures_q(measures)).delete()
+    prepared.execute(_delete_measures, *keys)
     DiseaseTargetMeasureSummary.objects.bulk_create(rows.values())
+
+
+def _measure_rates(diseases, targets, measures) -> QuerySet:
+    return (
+        ContributionRate.objects.filter(
+            _measures_q(diseases, targets, measures), measure__isnull=False
+        )
+        .values(*MEASURE)
+        .annotate(events=Sum("events"), evaluable=Sum("evaluable"))
+    )
+
+
+def _measure_values(diseases, targets, measures) -> QuerySet:
+    return LatestValue.objects.filter(
+        _measures_q(diseases, targets, measures), value__isnull=False
+    )
+
+
+def _measure_numbers(diseases, targets, measures) -> QuerySet:
+    return (
+        _measure_values(diseases, targets, measures)
+        .values(*MEASURE)
+        .annotate(n=Count("pk"), low=Min("value"), high=Max("value"))
+    )
+
+
+def _measure_studies(diseases, targets, measures) -> tuple[str, tuple]:
+    """Studies per key: those with a rate or a value, counted in SQL (a UNION drops the
+    studies found twice) rather than fetched."""
+    rated = (
+        ContributionRate.objects.filter(
+            _measures_q(diseases, targets, measures), measure__isnull=False
+        )
+        .order_by()
+        .values_list(*MEASURE, "study_id")
+    )
+    valued = _measure_values(diseases, targets, measures).order_by().values_list(
+        *MEASURE, "study_id"
+    )
+    sql, params = rated.union(valued).query.sql_with_params()
+    return (
+        f"SELECT disease_id, target_key, measure_id, COUNT(*) FROM ({sql}) found "
+        "GROUP BY disease_id, target_key, measure_id",
+        params,
+    )
+
+
+def _measure_labels(diseases, targets, measures) -> QuerySet:
+    return (
+        Contribution.objects.filter(_groups_q(diseases, targets))
+        .values_list(*GROUP, "target_label")
+        .distinct()
+    )
+
+
+def _delete_measures(diseases, targets, measures) -> tuple[str, tuple]:
+    return prepared.delete_sql(
+        DiseaseTargetMeasureSummary.objects.filter(_measures_q(diseases, targets, measures))
+    )
 
 
 # Constructs and years ----------------------------------------------------------------------
 
+_COUNTED_LEVELS = [level for level in Contribution.Level.values if level != TOUCH]
 
-def _refresh_constructs(constructs, now) -> None:
-    with_construct = PooledArmConstruct.objects.filter(_in(constructs, "construct_id"))
-    counted = Q(arm__contributions__level__in=_COUNTED_LEVELS)
-    counts = with_construct.values("construct_id").annotate(
-        studies=Count("arm__contributions__study_id", distinct=True, filter=counted),
-        patients=Sum("arm__contributions__patient_count", filter=counted),
-        diseases=Count("arm__contributions__disease_id", distinct=True, filter=counted),
-    )
-    publications = dict(
-        Contribution.objects.filter(
-            level__in=_COUNTED_LEVELS, **_in_kwargs(constructs, "arm__constructs__construct_id")
-        )
-        .values("arm__constructs__construct_id")
-        .annotate(n=Count("study__reports__publication_id", distinct=True))
-        .values_list("arm__constructs__construct_id", "n")
-    )
-    safety = {
-        metric: Q(arm__contributions__rates__metric=metric) for metric in SAFETY_METRICS
-    }
-    rates = {
-        row["construct_id"]: row
-        for row in with_construct.values("construct_id").annotate(
-            **_rate_sums("arm__contributions__rates__", safety)
-        )
-    }
-    follow_up = medians(
-        PooledArmConstruct.objects.filter(
-            _in(constructs, "construct_id"), arm__patients__counted=True
-        ).annotate(days=F("arm__patients__follow_up_days")),
-        ["construct_id"],
-        "days",
-    )
+
+def _refresh_constructs(constructs: list | None, now) -> None:
+    counts = prepared.dicts(_construct_counts, constructs)
+    publications = dict(prepared.rows(_construct_publications, constructs))
+    rates = {row["construct_id"]: row for row in prepared.dicts(_construct_rates, constructs)}
+    follow_up = medians(_construct_patients, [constructs], ["construct_id"], "days")
     rows = [
         ConstructSummary(
             construct_id=row["construct_id"],
@@ -482,33 +517,62 @@ def _refresh_constructs(constructs, now) -> None:
         for row in counts
         if row["studies"]
     ]
-    ConstructSummary.objects.filter(_in(constructs, "construct_id")).delete()
+    prepared.execute(_delete_constructs, constructs)
     ConstructSummary.objects.bulk_create(rows)
 
 
-_COUNTED_LEVELS = [level for level in Contribution.Level.values if level != TOUCH]
+def _construct_counts(constructs) -> QuerySet:
+    counted = Q(arm__contributions__level__in=_COUNTED_LEVELS)
+    return (
+        PooledArmConstruct.objects.filter(_in(constructs, "construct_id"))
+        .values("construct_id")
+        .annotate(
+            studies=Count("arm__contributions__study_id", distinct=True, filter=counted),
+            patients=Sum("arm__contributions__patient_count", filter=counted),
+            diseases=Count("arm__contributions__disease_id", distinct=True, filter=counted),
+        )
+    )
 
 
-def _refresh_years(years, now) -> None:
-    publications = dict(
-        PooledReport.objects.filter(_in(years, "year"))
-        .values("year")
-        .annotate(n=Count("publication_id", distinct=True))
-        .values_list("year", "n")
+def _construct_publications(constructs) -> QuerySet:
+    # One filter() call: the level and the construct apply to the same joined rows.
+    return (
+        Contribution.objects.filter(
+            _in(constructs, "arm__constructs__construct_id"), level__in=_COUNTED_LEVELS
+        )
+        .values("arm__constructs__construct_id")
+        .annotate(n=Count("study__reports__publication_id", distinct=True))
+        .values_list("arm__constructs__construct_id", "n")
     )
-    first = dict(
-        PooledStudy.objects.filter(_in(years, "first_year"), first_year__isnull=False)
-        .values("first_year")
-        .annotate(n=Count("pk"))
-        .values_list("first_year", "n")
-    )
-    pooled = {
-        row["report_year"]: row
-        for row in Contribution.objects.filter(_in(years, "report_year"))
-        .exclude(level=TOUCH)
-        .values("report_year")
-        .annotate(studies=Count("study_id", distinct=True), patients=Sum("patient_count"))
+
+
+def _construct_rates(constructs) -> QuerySet:
+    safety = {
+        metric: Q(arm__contributions__rates__metric=metric) for metric in SAFETY_METRICS
     }
+    return (
+        PooledArmConstruct.objects.filter(_in(constructs, "construct_id"))
+        .values("construct_id")
+        .annotate(**_rate_sums("arm__contributions__rates__", safety))
+    )
+
+
+def _construct_patients(constructs) -> QuerySet:
+    return PooledArmConstruct.objects.filter(
+        _in(constructs, "construct_id"), arm__patients__counted=True
+    ).annotate(days=F("arm__patients__follow_up_days"))
+
+
+def _delete_constructs(constructs) -> tuple[str, tuple]:
+    return prepared.delete_sql(
+        ConstructSummary.objects.filter(_in(constructs, "construct_id"))
+    )
+
+
+def _refresh_years(years: list | None, now) -> None:
+    publications = dict(prepared.rows(_year_publications, years))
+    first = dict(prepared.rows(_year_first_reports, years))
+    pooled = {row["report_year"]: row for row in prepared.dicts(_year_pooled, years)}
     found = sorted({*publications, *first, *(y for y in pooled if y is not None)})
     rows = [
         YearSummary(
@@ -521,5 +585,36 @@ def _refresh_years(years, now) -> None:
         )
         for year in found
     ]
-    YearSummary.objects.filter(_in(years, "year")).delete()
+    prepared.execute(_delete_years, years)
     YearSummary.objects.bulk_create(rows)
+
+
+def _year_publications(years) -> QuerySet:
+    return (
+        PooledReport.objects.filter(_in(years, "year"))
+        .values("year")
+        .annotate(n=Count("publication_id", distinct=True))
+        .values_list("year", "n")
+    )
+
+
+def _year_first_reports(years) -> QuerySet:
+    return (
+        PooledStudy.objects.filter(_in(years, "first_year"), first_year__isnull=False)
+        .values("first_year")
+        .annotate(n=Count("pk"))
+        .values_list("first_year", "n")
+    )
+
+
+def _year_pooled(years) -> QuerySet:
+    return (
+        Contribution.objects.filter(_in(years, "report_year"))
+        .exclude(level=TOUCH)
+        .values("report_year")
+        .annotate(studies=Count("study_id", distinct=True), patients=Sum("patient_count"))
+    )
+
+
+def _delete_years(years) -> tuple[str, tuple]:
+    return prepared.delete_sql(YearSummary.objects.filter(_in(years, "year")))

@@ -1,41 +1,60 @@
-"""Snapshot statements compiled once per process and reused for any set of studies.
+"""Refresh statements compiled once per process and reused for any studies or keys.
 
-An incremental refresh runs about sixty small statements over the snapshot of a few
-studies. Their SQL runs in ~20 ms, yet building and compiling them with the ORM took
-as long again at every refresh (issue 8: an incremental refresh within 1% of a full
-rebuild). On PostgreSQL the studies go to the database as one array parameter
-(``study_id = ANY(%s)``, the ``__any`` lookup below), so a statement's SQL is the same
-whichever studies it is about: it is built and compiled on first use with a marker in
-place of the studies, and reused with the study ids put where the marker was.
+An incremental refresh runs about fifty small statements over the snapshot of a few
+studies and the summary rows they feed. Their SQL runs in ~20 ms, yet building and
+compiling them with the ORM took as long again at every refresh (issue 8: an
+incremental refresh within 1% of a full rebuild). On PostgreSQL the values a statement
+is about (study ids, summary keys) go to the database as arrays, one parameter each
+(``study_id = ANY(%s)``: the ``__any`` lookup; ``(disease_id, target_key) IN (SELECT *
+FROM unnest(%s, %s))``: :class:`KeysIn`), so its SQL is the same whatever the values:
+it is built and compiled on first use with markers in their place, and reused with the
+values put where the markers were.
 
-Elsewhere (SQLite, where only the tests run) and in a full rebuild (``studies`` is
-None) each statement is built and compiled afresh, as any queryset.
+Elsewhere (SQLite, where only the tests run) and when a slot is None (a full rebuild:
+every row) each statement is built and compiled afresh, as any queryset.
 
-A statement is named by the function that builds it: ``build(studies, *args)``, which
-must use ``studies`` only as a lookup value (through ``scoped``/``__any``) and return
-a QuerySet, or SQL and parameters made from querysets. ``args`` are hashable and
-part of the statement's name (a vocabulary that rarely changes).
+A statement is named by the function that builds it: ``build(*slots)``, which must use
+each slot only as a value of ``__any`` (through :func:`ids`) or :class:`KeysIn`, and
+return a QuerySet, or SQL and parameters made from querysets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
+from functools import reduce
+from operator import or_
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Field, ForeignObject, Lookup, QuerySet
+from django.db.models import (
+    BooleanField,
+    Expression,
+    F,
+    Field,
+    ForeignObject,
+    Lookup,
+    Q,
+    QuerySet,
+)
 from django.db.models.query import ValuesListIterable
+from django.db.models.sql import DeleteQuery
 
 Studies = Collection[int] | None
 
 
 class _Marker(list):
-    """Stands for the studies in a statement compiled once (an empty list of ids)."""
+    """Stands for a slot's values in a statement compiled once (an empty list). The
+    slot is the class's: Django copies list lookup values as type(value)(items)."""
+
+    slot = 0
+
+
+_MARKERS = [type(f"_Marker{slot}", (_Marker,), {"slot": slot}) for slot in range(8)]
 
 
 class AnyOf(Lookup):
-    """``field__any=ids``: ``field = ANY(%s)`` with the ids as one array on PostgreSQL,
-    so that the statement's SQL does not depend on them; ``IN (...)`` elsewhere."""
+    """``field__any=values``: ``field = ANY(%s)`` with the values as one array on
+    PostgreSQL, so that the statement's SQL does not depend on them; ``IN`` elsewhere."""
 
     lookup_name = "any"
     prepare_rhs = False
@@ -55,16 +74,64 @@ Field.register_lookup(AnyOf)
 ForeignObject.register_lookup(AnyOf)
 
 
-def ids(studies: Collection[int]) -> list[int]:
-    """Study ids as an ``__any`` value: the marker as it is, any collection as a list."""
-    return studies if isinstance(studies, _Marker) else sorted(studies)
+def ids(values: Collection) -> list:
+    """Values for ``__any``: a marker as it is, any collection as a list. (A list of a
+    marker's type survives Django's copy of lookup values.)"""
+    return values if isinstance(values, _Marker) else list(values)
+
+
+class KeysIn(Expression):
+    """PostgreSQL: ``(a, b) IN (SELECT * FROM unnest(%s::t1[], %s::t2[]))``, the keys
+    as one array per column (parallel lists), which plans as a join on the index."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, columns: Sequence[str], arrays: Sequence[list], types: Sequence[str]):
+        super().__init__()
+        self.columns = [F(column) for column in columns]
+        self.arrays, self.types = list(arrays), list(types)
+
+    def get_source_expressions(self):
+        return self.columns
+
+    def set_source_expressions(self, expressions):
+        self.columns = list(expressions)
+
+    def as_sql(self, compiler, connection):
+        compiled = [compiler.compile(column) for column in self.columns]
+        columns = ", ".join(sql for sql, _ in compiled)
+        arrays = ", ".join(f"%s::{kind}[]" for kind in self.types)
+        params = [p for _, column_params in compiled for p in column_params]
+        return f"({columns}) IN (SELECT * FROM unnest({arrays}))", [*params, *self.arrays]
+
+
+def keys_q(columns: Sequence[str], arrays: Sequence[list | None], types: Sequence[str]) -> Q:
+    """Rows whose columns hold one of the keys (arrays: one list per column, None:
+    every row): :class:`KeysIn` on PostgreSQL, an OR of ANDs elsewhere."""
+    if arrays[0] is None:
+        return Q()
+    if connection.vendor == "postgresql":
+        return Q(KeysIn(columns, arrays, types))
+    keys = list(zip(*arrays, strict=True))
+    if not keys:
+        return Q(pk__in=[])
+    return reduce(or_, (Q(**dict(zip(columns, key, strict=True))) for key in keys))
+
+
+def key_arrays(keys: Collection[tuple] | None, width: int) -> tuple[list | None, ...]:
+    """Keys (tuples) as one list per column, in the same order; None stays None."""
+    if keys is None:
+        return (None,) * width
+    ordered = sorted(keys)
+    return tuple([key[column] for key in ordered] for column in range(width))
 
 
 _compiled: dict[tuple, tuple[str, tuple, list[str] | None]] = {}
 
 
-def _compile(build: Callable, studies: Studies, args: tuple) -> tuple[str, tuple, list | None]:
-    made = build(studies, *args)
+def _compile(build: Callable, slots: Sequence) -> tuple[str, tuple, list | None]:
+    made = build(*slots)
     if not isinstance(made, QuerySet):
         sql, params = made
         return sql, tuple(params), None
@@ -82,52 +149,61 @@ def _names(queryset: QuerySet) -> list[str]:
     return names
 
 
-def statement(build: Callable, studies: Studies, *args) -> tuple[str, list, list | None]:
-    """SQL, parameters and column names of ``build(studies, *args)``."""
-    if studies is None or connection.vendor != "postgresql":
-        sql, params, names = _compile(build, studies, args)
+def _cached(slots: Sequence) -> bool:
+    return connection.vendor == "postgresql" and all(slot is not None for slot in slots)
+
+
+def statement(build: Callable, *slots, name=None) -> tuple[str, list, list | None]:
+    """SQL, parameters and column names of ``build(*slots)``. ``name`` names the
+    statement where ``build`` is not enough (one builder wrapped in several ways)."""
+    if not _cached(slots):
+        sql, params, names = _compile(build, slots)
         return sql, list(params), names
-    key = (build.__module__, build.__qualname__, connection.alias, args)
+    key = (name or (build.__module__, build.__qualname__), connection.alias)
     if (found := _compiled.get(key)) is None:
-        found = _compiled[key] = _compile(build, _Marker(), args)
+        found = _compiled[key] = _compile(build, [_MARKERS[i]() for i in range(len(slots))])
     sql, params, names = found
-    values = sorted(studies)
-    return sql, [values if isinstance(p, _Marker) else p for p in params], names
+    values = [list(slot) for slot in slots]
+    return sql, [values[p.slot] if isinstance(p, _Marker) else p for p in params], names
 
 
-def rows(build: Callable, studies: Studies, *args) -> list[tuple]:
+def rows(build: Callable, *slots, name=None) -> list[tuple]:
     """The rows of the statement, as tuples in its columns' order."""
-    if studies is None or connection.vendor != "postgresql":
-        return _fresh(build(studies, *args))[1]
-    sql, params, _ = statement(build, studies, *args)
+    if not _cached(slots):
+        made = build(*slots)
+        if isinstance(made, QuerySet):
+            return _fresh(made)[1]
+        sql, params = made
+    else:
+        sql, params, _ = statement(build, *slots, name=name)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def fixed_rows(build: Callable[[Studies], QuerySet]) -> list[tuple]:
-    """The rows of a statement about no studies in particular (a vocabulary lookup):
-    ``build`` ignores its argument."""
-    return rows(build, ())
-
-
-def dicts(build: Callable, studies: Studies, *args) -> list[dict]:
+def dicts(build: Callable, *slots, name=None) -> list[dict]:
     """The rows of the statement as dicts by column name."""
-    if studies is None or connection.vendor != "postgresql":
-        names, found = _fresh(build(studies, *args))
+    if not _cached(slots):
+        names, found = _fresh(build(*slots))
     else:
-        sql, params, names = statement(build, studies, *args)
+        sql, params, names = statement(build, *slots, name=name)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             found = cursor.fetchall()
     return [dict(zip(names, row, strict=True)) for row in found]
 
 
-def execute(build: Callable, studies: Studies, *args) -> None:
+def execute(build: Callable, *slots, name=None) -> None:
     """Run a statement that returns no rows (INSERT ... SELECT, UPDATE, DELETE)."""
-    sql, params, _ = statement(build, studies, *args)
+    sql, params, _ = statement(build, *slots, name=name)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def delete_sql(queryset: QuerySet) -> tuple[str, tuple]:
+    """DELETE of the queryset's rows, for :func:`execute` (a model no rows refer to)."""
+    query = queryset.query.chain(DeleteQuery)
+    return query.get_compiler(queryset.db).as_sql()
 
 
 def _fresh(queryset: QuerySet) -> tuple[list[str], list[tuple]]:

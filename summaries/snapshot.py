@@ -189,28 +189,28 @@ def pooled_patients(studies: Studies) -> QuerySet:
 
 
 def drug_free_measure_id() -> int | None:
-    found = prepared.fixed_rows(_drug_free_measure)
+    found = prepared.rows(_drug_free_measure)
     return found[0][0] if found else None
 
 
-def _drug_free_measure(_) -> QuerySet:
+def _drug_free_measure() -> QuerySet:
     return OutcomeMeasure.objects.filter(code=DRUG_FREE_REMISSION_CODE).order_by("pk") \
         .values_list("pk")[:1]
 
 
 def main_outcomes() -> dict[int, int]:
     """Disease id -> its main outcome's id, or its parent's (lupus nephritis -> SLE)."""
-    return dict(prepared.fixed_rows(_main_outcomes))
+    return dict(prepared.rows(_main_outcomes))
 
 
-def _main_outcomes(_) -> QuerySet:
+def _main_outcomes() -> QuerySet:
     rows = Disease.objects.annotate(
         outcome=Coalesce("main_outcome_id", "parent__main_outcome_id")
     ).filter(outcome__isnull=False)
     return rows.values_list("pk", "outcome")
 
 
-def _pooled_outcomes(_) -> QuerySet:
+def _pooled_outcomes() -> QuerySet:
     """The main outcomes of the diseases in the snapshot (PooledDisease)."""
     used = Disease.objects.filter(pk__in=PooledDisease.objects.values("disease_id"))
     return (
@@ -228,7 +228,7 @@ def relevant_measure_ids(*, pooled: bool = False) -> list[int]:
     instead of the live tables (a scan of the patients): the same answer once every
     study's snapshot is current."""
     if pooled:
-        ids = {outcome for outcome, in prepared.fixed_rows(_pooled_outcomes)}
+        ids = {outcome for outcome, in prepared.rows(_pooled_outcomes)}
     else:
         ids = public_main_outcome_ids()
     if (drug_free := drug_free_measure_id()) is not None:
@@ -408,14 +408,16 @@ def insert_select(model, fields: list[str], rows: QuerySet) -> tuple[str, tuple]
 def _sources(studies: Studies, vocabulary: _Vocabulary) -> set[tuple[int, int]]:
     """(arm, publication) pairs: the publication gives data on the arm (the arm row, a
     patient row, an arm-level result of a pooled measure, an arm CRS/ICANS row)."""
-    return set(prepared.rows(_source_rows, studies, tuple(vocabulary.relevant_measures)))
+    return set(prepared.rows(_source_rows, studies, vocabulary.relevant_measures))
 
 
-def _source_rows(studies: Studies, relevant_measures: tuple[int, ...]) -> QuerySet:
+def _source_rows(studies: Studies, relevant_measures: list[int]) -> QuerySet:
     def cited(rows: QuerySet, arm_field: str = "arm_id") -> QuerySet:
         return rows.order_by().values_list(arm_field, "source_publication_id")
 
-    pooled_results = arm_results(studies).filter(measure_id__in=relevant_measures)
+    pooled_results = arm_results(studies).filter(
+        measure_id__any=prepared.ids(relevant_measures)
+    )
     safety_events = arm_events(studies).filter(event_type__in=SAFETY_TYPES)
     return (
         cited(visible_arms(studies), "pk")

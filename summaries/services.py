@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -376,19 +376,30 @@ def _with_shared_persons(study_ids: set[int]) -> set[int]:
     return set(study_ids) | {study for study, in linked}
 
 
-def _sharing_persons(studies) -> models.QuerySet:
-    """The studies reporting, now or at the last refresh, a person these studies report."""
+def _sharing_persons(studies) -> tuple[str, list]:
+    """The studies reporting, now or at the last refresh, a person these studies report.
+    The persons first (a WITH clause): one IN over them plans as index lookups, where an
+    OR of two IN subqueries read every patient row."""
     ids = prepared.ids(studies)
-    persons = Q(
-        person_id__in=Patient.objects.filter(arm__study_id__any=ids, person__isnull=False)
-        .values("person_id")
-    ) | Q(
-        person_id__in=PooledPatient.objects.filter(study_id__any=ids, person_id__isnull=False)
-        .values("person_id")
+    now = Patient.objects.filter(arm__study_id__any=ids, person__isnull=False).order_by() \
+        .values_list("person_id")
+    before = PooledPatient.objects.filter(study_id__any=ids, person_id__isnull=False) \
+        .order_by().values_list("person_id")
+    (now_sql, now_params), (before_sql, before_params) = (
+        rows.query.sql_with_params() for rows in (now, before)
     )
-    now = Patient.objects.filter(persons).order_by().values_list("arm__study_id")
-    before = PooledPatient.objects.filter(persons).order_by().values_list("study_id")
-    return now.union(before)
+    quote = connection.ops.quote_name
+    patient, arm, pooled = (
+        quote(model._meta.db_table) for model in (Patient, Arm, PooledPatient)
+    )
+    return (
+        f"WITH persons AS ({now_sql} UNION {before_sql}) "
+        f"SELECT a.study_id FROM {patient} p INNER JOIN {arm} a ON a.id = p.arm_id "
+        "WHERE p.person_id IN (SELECT person_id FROM persons) "
+        f"UNION SELECT study_id FROM {pooled} "
+        "WHERE person_id IN (SELECT person_id FROM persons)",
+        [*now_params, *before_params],
+    )
 
 
 def _rebuild_everything(state: RefreshState, relevant: list[int] | None = None) -> RefreshResult:

@@ -71,3 +71,19 @@ def test_dicts_name_each_column():
         )
 
     assert prepared.dicts(counts, [arm.study_id]) == [{"study_id": arm.study_id, "arms": 1}]
+
+
+def test_keys_match_as_pairs_not_as_a_cross_product():
+    one, two = StudyFactory(), StudyFactory()
+    wanted = [ArmFactory(study=one, label="A"), ArmFactory(study=two, label="B")]
+    crossed = ArmFactory(study=one, label="B")  # its study and label are each wanted, apart
+    ArmFactory(study=two, label="A")
+
+    def arms_by(studies, labels):
+        keys = prepared.keys_q(["study_id", "label"], [studies, labels], ["bigint", "text"])
+        return Arm.objects.filter(keys).order_by("pk").values_list("pk")
+
+    pairs = [(one.pk, "A"), (two.pk, "B")]
+    found = prepared.rows(arms_by, *prepared.key_arrays(pairs, 2))
+    assert found == [(arm.pk,) for arm in wanted]
+    assert prepared.rows(arms_by, *prepared.key_arrays([(one.pk, "B")], 2)) == [(crossed.pk,)]

@@ -39,8 +39,6 @@ from django.db.models import (
 from django.db.models.query import ValuesListIterable
 from django.db.models.sql import DeleteQuery
 
-Studies = Collection[int] | None
-
 
 class _Marker(list):
     """Stands for a slot's values in a statement compiled once (an empty list). The

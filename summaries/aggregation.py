@@ -135,7 +135,7 @@ def footprint(studies: Collection[int]) -> dict[tuple, Counter]:
 
 
 def _of(model, studies, path: str = "study_id") -> QuerySet:
-    return model.objects.filter(**{f"{path}__any": prepared.ids(studies)})
+    return model.objects.filter(prepared.any_of(path, studies))
 
 
 def _footprint_reports(studies) -> QuerySet:
@@ -236,10 +236,6 @@ def _groups_q(diseases: list | None, targets: list | None, prefix: str = "") -> 
 def _measures_q(diseases: list | None, targets: list | None, measures: list | None) -> Q:
     """(disease, target, measure) keys, as parallel lists (None: every row)."""
     return prepared.keys_q(MEASURE, [diseases, targets, measures], ["bigint", "text", "bigint"])
-
-
-def _in(values: list | None, path: str) -> Q:
-    return Q() if values is None else Q(**{f"{path}__any": prepared.ids(values)})
 
 
 class _Median(Aggregate):
@@ -524,7 +520,7 @@ def _refresh_constructs(constructs: list | None, now) -> None:
 def _construct_counts(constructs) -> QuerySet:
     counted = Q(arm__contributions__level__in=_COUNTED_LEVELS)
     return (
-        PooledArmConstruct.objects.filter(_in(constructs, "construct_id"))
+        PooledArmConstruct.objects.filter(prepared.any_of("construct_id", constructs))
         .values("construct_id")
         .annotate(
             studies=Count("arm__contributions__study_id", distinct=True, filter=counted),
@@ -538,7 +534,7 @@ def _construct_publications(constructs) -> QuerySet:
     # One filter() call: the level and the construct apply to the same joined rows.
     return (
         Contribution.objects.filter(
-            _in(constructs, "arm__constructs__construct_id"), level__in=_COUNTED_LEVELS
+            prepared.any_of("arm__constructs__construct_id", constructs), level__in=_COUNTED_LEVELS
         )
         .values("arm__constructs__construct_id")
         .annotate(n=Count("study__reports__publication_id", distinct=True))
@@ -551,7 +547,7 @@ def _construct_rates(constructs) -> QuerySet:
         metric: Q(arm__contributions__rates__metric=metric) for metric in SAFETY_METRICS
     }
     return (
-        PooledArmConstruct.objects.filter(_in(constructs, "construct_id"))
+        PooledArmConstruct.objects.filter(prepared.any_of("construct_id", constructs))
         .values("construct_id")
         .annotate(**_rate_sums("arm__contributions__rates__", safety))
     )
@@ -559,13 +555,13 @@ def _construct_rates(constructs) -> QuerySet:
 
 def _construct_patients(constructs) -> QuerySet:
     return PooledArmConstruct.objects.filter(
-        _in(constructs, "construct_id"), arm__patients__counted=True
+        prepared.any_of("construct_id", constructs), arm__patients__counted=True
     ).annotate(days=F("arm__patients__follow_up_days"))
 
 
 def _delete_constructs(constructs) -> tuple[str, tuple]:
     return prepared.delete_sql(
-        ConstructSummary.objects.filter(_in(constructs, "construct_id"))
+        ConstructSummary.objects.filter(prepared.any_of("construct_id", constructs))
     )
 
 
@@ -591,7 +587,7 @@ def _refresh_years(years: list | None, now) -> None:
 
 def _year_publications(years) -> QuerySet:
     return (
-        PooledReport.objects.filter(_in(years, "year"))
+        PooledReport.objects.filter(prepared.any_of("year", years))
         .values("year")
         .annotate(n=Count("publication_id", distinct=True))
         .values_list("year", "n")
@@ -600,7 +596,7 @@ def _year_publications(years) -> QuerySet:
 
 def _year_first_reports(years) -> QuerySet:
     return (
-        PooledStudy.objects.filter(_in(years, "first_year"), first_year__isnull=False)
+        PooledStudy.objects.filter(prepared.any_of("first_year", years), first_year__isnull=False)
         .values("first_year")
         .annotate(n=Count("pk"))
         .values_list("first_year", "n")
@@ -609,7 +605,7 @@ def _year_first_reports(years) -> QuerySet:
 
 def _year_pooled(years) -> QuerySet:
     return (
-        Contribution.objects.filter(_in(years, "report_year"))
+        Contribution.objects.filter(prepared.any_of("report_year", years))
         .exclude(level=TOUCH)
         .values("report_year")
         .annotate(studies=Count("study_id", distinct=True), patients=Sum("patient_count"))
@@ -617,4 +613,4 @@ def _year_pooled(years) -> QuerySet:
 
 
 def _delete_years(years) -> tuple[str, tuple]:
-    return prepared.delete_sql(YearSummary.objects.filter(_in(years, "year")))
+    return prepared.delete_sql(YearSummary.objects.filter(prepared.any_of("year", years)))

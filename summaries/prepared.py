@@ -78,6 +78,11 @@ def ids(values: Collection) -> list:
     return values if isinstance(values, _Marker) else list(values)
 
 
+def any_of(path: str, values: Collection | None) -> Q:
+    """Rows whose ``path`` holds one of the values (None: every row)."""
+    return Q() if values is None else Q(**{f"{path}__any": ids(values)})
+
+
 class KeysIn(Expression):
     """PostgreSQL: ``(a, b) IN (SELECT * FROM unnest(%s::t1[], %s::t2[]))``, the keys
     as one array per column (parallel lists), which plans as a join on the index."""

@@ -128,9 +128,7 @@ TIMEPOINT_ORDER = [
 def scoped(queryset: QuerySet, path: str, studies: Studies) -> QuerySet:
     """Rows of these studies (None: all). One array parameter on PostgreSQL, so that a
     statement compiles once for any studies (summaries.prepared)."""
-    if studies is None:
-        return queryset
-    return queryset.filter(**{f"{path}__any": prepared.ids(studies)})
+    return queryset.filter(prepared.any_of(path, studies))
 
 
 def visible_studies(studies: Studies = None) -> QuerySet:

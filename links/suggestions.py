@@ -86,8 +86,14 @@ def _studies_of_arms(arm_ids) -> list[int]:
         "study_id", flat=True))
 
 
+# The patient columns the pairs read (_pairs_sql): a save that changes none of them
+# (a label, a note, an outcome) leaves the study's pairs as they are.
+PAIR_FIELDS = ("arm_id", "source_publication_id", "primary_disease_id", "sex", "age_years",
+               "person_id")
+
+
 def patient_saved(sender, instance, raw=False, **kwargs) -> None:
-    if raw:
+    if raw or not stored_values.changed(instance, *PAIR_FIELDS):
         return
     # A report moved to another arm may have left its study: refresh both.
     _refresh(_studies_of_arms({instance.arm_id, stored_values.before(instance, "arm_id")}))
@@ -100,7 +106,7 @@ def arm_saved(sender, instance, raw=False, **kwargs) -> None:
 
 
 def connect() -> None:
-    stored_values.watch(Patient, "arm_id")
+    stored_values.watch(Patient, *PAIR_FIELDS)
     stored_values.watch(Arm, "study_id")
     post_save.connect(patient_saved, sender=Patient, dispatch_uid="suggestions-patient")
     post_save.connect(arm_saved, sender=Arm, dispatch_uid="suggestions-arm")

@@ -6,6 +6,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.paginator import Paginator
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from links import selectors, services
 from links.models import IdentitySuggestion, LinkKind
@@ -45,6 +47,26 @@ def test_it_suggests_matching_reports_of_one_study_in_other_publications(study_a
 
     assert {frozenset(pair) for pair in pairs()} == {frozenset(("P1", "S1")),
                                                       frozenset(("P2", "S1"))}
+
+
+def test_only_edits_to_what_pairs_read_recompute_them(study_arms):
+    first, second = study_arms
+    one = patient(first, "P1", age="30")
+    patient(second, "S1", age="31")
+
+    def writes_to_suggestions(edit) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            edit()
+        table = IdentitySuggestion._meta.db_table
+        return [q["sql"] for q in queries if table in q["sql"]]
+
+    one.label = "Patient 1"
+    assert writes_to_suggestions(one.save) == []
+    assert pairs() == [("Patient 1", "S1")]
+
+    one.age_years = Decimal("35")
+    assert writes_to_suggestions(one.save) != []
+    assert pairs() == []
 
 
 def test_unknown_sex_or_age_do_not_rule_a_pair_out_but_rank_it_lower(study_arms):

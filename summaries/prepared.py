@@ -172,28 +172,26 @@ def statement(build: Callable, *slots, name=None) -> tuple[str, list, list | Non
 
 def rows(build: Callable, *slots, name=None) -> list[tuple]:
     """The rows of the statement, as tuples in its columns' order."""
-    if not _cached(slots):
-        made = build(*slots)
-        if isinstance(made, QuerySet):
-            return _fresh(made)[1]
-        sql, params = made
-    else:
-        sql, params, _ = statement(build, *slots, name=name)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return _fetch(build, slots, name)[1]
 
 
 def dicts(build: Callable, *slots, name=None) -> list[dict]:
     """The rows of the statement as dicts by column name."""
-    if not _cached(slots):
-        names, found = _fresh(build(*slots))
-    else:
-        sql, params, names = statement(build, *slots, name=name)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            found = cursor.fetchall()
+    names, found = _fetch(build, slots, name)
     return [dict(zip(names, row, strict=True)) for row in found]
+
+
+def _fetch(build: Callable, slots: Sequence, name) -> tuple[list[str] | None, list[tuple]]:
+    if _cached(slots):
+        sql, params, names = statement(build, *slots, name=name)
+    else:
+        made = build(*slots)
+        if isinstance(made, QuerySet):
+            return _fresh(made)
+        (sql, params), names = made, None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return names, cursor.fetchall()
 
 
 def execute(build: Callable, *slots, name=None) -> None:

@@ -631,21 +631,9 @@ def _choose_persons(studies: Studies) -> None:
     """Among the counted-report rows of one person, count only the longest follow-up
     (then the latest report, then the newest row)."""
     others = [pk for pk, in prepared.rows(_persons_other_rows, studies)]
-    if studies is not None and connection.vendor == "postgresql":
-        prepared.execute(_count_persons_rows, studies)
-        if others:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {connection.ops.quote_name(PooledPatient._meta.db_table)} "
-                    "SET counted = false WHERE patient_id = ANY(%s)",
-                    [others],
-                )
-        return
-    _persons_rows(studies).filter(counted=False).update(counted=True)
-    for start in range(0, len(others), 500):
-        PooledPatient.objects.filter(patient_id__in=others[start : start + 500]).update(
-            counted=False
-        )
+    prepared.execute(_count_persons_rows, studies)
+    for start in range(0, len(others), 500):  # SQLite's limit on parameters
+        prepared.execute(_uncount_rows, others[start : start + 500])
 
 
 def _persons_rows(studies: Studies) -> QuerySet:
@@ -654,11 +642,20 @@ def _persons_rows(studies: Studies) -> QuerySet:
     return PooledPatient.objects.filter(person_id__in=mine.values("person_id"))
 
 
-def _count_persons_rows(studies: Studies) -> tuple[str, tuple]:
-    sql, params = _persons_rows(studies).filter(counted=False).values("pk").query \
-        .sql_with_params()
+def _set_counted(rows: QuerySet, counted: bool) -> tuple[str, list]:
+    """UPDATE of these PooledPatient rows' ``counted`` flag, as SQL for prepared."""
+    sql, params = rows.values("pk").query.sql_with_params()
     table = connection.ops.quote_name(PooledPatient._meta.db_table)
-    return f"UPDATE {table} SET counted = true WHERE patient_id IN ({sql})", params
+    return f"UPDATE {table} SET counted = %s WHERE patient_id IN ({sql})", [counted, *params]
+
+
+def _count_persons_rows(studies: Studies) -> tuple[str, list]:
+    return _set_counted(_persons_rows(studies).filter(counted=False), True)
+
+
+def _uncount_rows(patient_ids: list[int]) -> tuple[str, list]:
+    rows = PooledPatient.objects.filter(patient_id__any=prepared.ids(patient_ids))
+    return _set_counted(rows, False)
 
 
 def _persons_other_rows(studies: Studies) -> QuerySet:

@@ -49,6 +49,22 @@ def _url(name: str, key) -> str:
     return _vocabulary_url(get_script_prefix(), name, key)
 
 
+_SOME_PK = 2**31 - 1
+
+
+@functools.lru_cache(maxsize=8)
+def _study_url_parts(prefix: str) -> tuple[str, str]:
+    before, after = reverse("studies:study_detail", args=[_SOME_PK]).split(str(_SOME_PK))
+    return before, after
+
+
+def _study_url(pk: int) -> str:
+    """A study's page, reversed once per process and filled in with the pk: reverse()
+    took about a third of a whole-catalogue export's time (one per study)."""
+    before, after = _study_url_parts(get_script_prefix())
+    return f"{before}{pk}{after}"
+
+
 @dataclass(frozen=True)
 class Value:
     """A vocabulary value as a row shows it: ``label`` is what str() of the model gives."""
@@ -212,7 +228,7 @@ def _row(values: dict) -> ListRow:
             values["id"],
             values["title"],
             values["phase"],
-            reverse("studies:study_detail", args=[values["id"]]),
+            _study_url(values["id"]),
             values["short_name"],
             values["design"],
             values["status"],

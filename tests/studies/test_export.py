@@ -5,8 +5,9 @@ import io
 import re
 
 import pytest
+from django.urls import clear_script_prefix, set_script_prefix
 
-from studies import export, listing
+from studies import export, listing, views
 from studies.choices import PublicationType
 from studies.export import bibtex_key, publications_bibtex, publications_ris
 from studies.models import Study
@@ -167,3 +168,31 @@ def test_a_study_deleted_while_its_export_streams_is_left_out(db):
 
     assert [first_row.study.title, *(row.study.title for row in rows)] == ["Study 0", "Study 2"]
     assert len([first_publication, *publications]) == 2
+
+
+def test_a_download_goes_out_in_pieces_not_one_write_per_line(client, monkeypatch, two_studies):
+    whole = client.get("/studies/export.csv").getvalue()
+    assert len(list(client.get("/studies/export.csv").streaming_content)) == 1
+
+    monkeypatch.setattr(views, "DOWNLOAD_PIECE", 100)
+    pieces = list(client.get("/studies/export.csv").streaming_content)
+
+    assert b"".join(pieces) == whole
+    assert len(pieces) > 1
+    assert all(len(piece) >= 100 for piece in pieces[:-1])
+
+
+def test_rows_link_to_study_pages_under_the_path_the_site_is_served_at(client, two_studies):
+    """A study's link is built once and filled in per row: it must still follow the
+    path prefix a deployment serves the site under (SCRIPT_NAME)."""
+    study = two_studies["sle"]
+    plain = client.get("/studies/").content.decode()
+    set_script_prefix("/carlit/")  # what the WSGI handler does for SCRIPT_NAME=/carlit
+    try:
+        page = client.get("/studies/").content.decode()
+    finally:
+        clear_script_prefix()
+
+    assert f'href="/studies/{study.pk}/"' in plain
+    assert f'href="/carlit/studies/{study.pk}/"' in page
+    assert f'href="/studies/{study.pk}/"' not in page

@@ -5,6 +5,8 @@ import io
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import clear_script_prefix, set_script_prefix
 
 from studies import export, listing, views
@@ -141,7 +143,7 @@ def test_exports_stream_chunk_by_chunk_in_the_catalogue_order(client, monkeypatc
 def test_bibtex_keys_stay_unique(db):
     taken: set[str] = set()
     publication = PublicationFactory(year=2024, journal="Lancet")  # no authors: the journal
-    keys = [bibtex_key(publication, taken) for _ in range(3)]
+    keys = [bibtex_key(export.Cited(publication), taken) for _ in range(3)]
     assert keys == ["Lancet2024", "Lancet2024a", "Lancet2024b"]
 
 
@@ -196,3 +198,20 @@ def test_rows_link_to_study_pages_under_the_path_the_site_is_served_at(client, t
     assert f'href="/studies/{study.pk}/"' in plain
     assert f'href="/carlit/studies/{study.pk}/"' in page
     assert f'href="/studies/{study.pk}/"' not in page
+
+
+def test_citation_exports_read_authors_in_a_fixed_number_of_queries(client):
+    """Authors are read per chunk of publications, not per publication."""
+
+    def queries_for_export(publications: int) -> int:
+        for index in range(publications):
+            StudyReportFactory(
+                study=StudyFactory(),
+                publication=PublicationFactory(authors=[f"A{index}", f"B{index}", f"C{index}"]),
+            )
+        with CaptureQueriesContext(connection) as queries:
+            text = client.get("/studies/export.ris").getvalue().decode()
+        assert text.count("AU  - ") == 3 * Study.objects.count()
+        return len(queries)
+
+    assert queries_for_export(2) == queries_for_export(6)

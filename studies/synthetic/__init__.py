@@ -149,8 +149,16 @@ def synthetic_generate(
         _write(writer, generator.constructs(), summary.counts)  # no studies: no facets
 
     def chunks():
-        done = 0
+        done = analyzed_at = 0
         while done < studies:
+            # Tables filled by COPY have no statistics until something analyses them,
+            # and autovacuum may be off: the statements run per chunk (search documents,
+            # facet tags) were then planned for tiny tables and slowed with every chunk
+            # (100,000 studies took an hour). Analysing each time the data has doubled
+            # costs a few seconds in all.
+            if done and done >= 2 * analyzed_at:
+                writer.analyze(WRITE_ORDER)
+                analyzed_at = done
             size = min(chunk_studies, studies - done)
             for _ in range(size):
                 generator.study()

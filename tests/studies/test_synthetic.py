@@ -249,3 +249,24 @@ def test_parallel_writers_do_not_wait_for_each_other_and_keep_the_pair_counts(mo
     assert len(calls) == 2 and Study.objects.count() == 4
     assert kept_pairs() == recounted_pairs()
     assert kept_pairs()[("", "")] == 4
+
+
+@pytest.mark.postgres
+def test_the_planner_learns_the_tables_sizes_while_they_grow():
+    """COPY leaves no statistics and autovacuum may be off: the generator analyses the
+    tables each time they have doubled, or the statements run per chunk are planned for
+    empty tables and a large run slows to a crawl."""
+    seen = {}
+
+    def planner_rows(done):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'studies_study'")
+            seen[done] = cursor.fetchone()[0]
+
+    synthetic_generate(
+        studies=9, seed=11, chunk_studies=3, drafts=0, refresh_summaries=False, progress=planner_rows
+    )
+
+    # Analysed after the first chunk and after the second (the data had doubled).
+    assert seen[6] == 3
+    assert seen[9] == 6

@@ -264,7 +264,12 @@ def test_the_planner_learns_the_tables_sizes_while_they_grow():
             seen[done] = cursor.fetchone()[0]
 
     synthetic_generate(
-        studies=9, seed=11, chunk_studies=3, drafts=0, refresh_summaries=False, progress=planner_rows
+        studies=9,
+        seed=11,
+        chunk_studies=3,
+        drafts=0,
+        refresh_summaries=False,
+        progress=planner_rows,
     )
 
     # Analysed after the first chunk and after the second (the data had doubled).

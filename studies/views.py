@@ -4,6 +4,7 @@ The dashboard and the disease pages read the stored summary tables (the summarie
 app, kept fresh by Celery); a group's drill-down page shows its stored totals and pools
 the live rows of one page of its studies to show the evidence."""
 
+import itertools
 from datetime import date
 
 from django.core.paginator import Paginator
@@ -187,6 +188,10 @@ DOWNLOAD_PIECE = 64 * 1024
 
 
 def _pieces(lines):
+    lines = iter(lines)
+    # The first line goes out alone, at once: the download starts before the first
+    # chunk of rows has been read.
+    yield from itertools.islice(lines, 1)
     piece, size = [], 0
     for line in lines:
         piece.append(line)

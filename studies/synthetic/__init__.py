@@ -149,16 +149,8 @@ def synthetic_generate(
         _write(writer, generator.constructs(), summary.counts)  # no studies: no facets
 
     def chunks():
-        done = analyzed_at = 0
+        done = 0
         while done < studies:
-            # Tables filled by COPY have no statistics until something analyses them,
-            # and autovacuum may be off: the statements run per chunk (search documents,
-            # facet tags) were then planned for tiny tables and slowed with every chunk
-            # (100,000 studies took an hour). Analysing each time the data has doubled
-            # costs a few seconds in all.
-            if done and done >= 2 * analyzed_at:
-                writer.analyze(WRITE_ORDER)
-                analyzed_at = done
             size = min(chunk_studies, studies - done)
             for _ in range(size):
                 generator.study()
@@ -168,15 +160,30 @@ def synthetic_generate(
                 writer.allocate_ids(model, rows.get(model, []))
             yield done, rows
 
+    analyzed_at = 0
+
+    def committed(done: int) -> None:
+        # Tables filled by COPY have no statistics until something analyses them, and
+        # autovacuum may be off: the statements run per chunk (search documents, facet
+        # tags) were then planned for tiny tables and slowed with every chunk (100,000
+        # studies took an hour). Analysing the committed rows each time they have
+        # doubled costs a few seconds in all. (Analysing before a chunk commits would
+        # record empty tables, and plans for those are worse than none.)
+        nonlocal analyzed_at
+        if done >= 2 * analyzed_at:
+            writer.analyze(WRITE_ORDER)
+            analyzed_at = done
+        if progress:
+            progress(done)
+
     if writers > 1 and writer.postgres:
-        _write_in_parallel(chunks(), writers, summary.counts, progress)
+        _write_in_parallel(chunks(), writers, summary.counts, committed)
     else:
         for done, rows in chunks():
             with transaction.atomic():
                 writer.relax_durability()
                 _write_facets(_write(writer, rows, summary.counts))
-            if progress:
-                progress(done)
+            committed(done)
     writer.analyze(WRITE_ORDER)
     summary.seconds = time.perf_counter() - started
     summary.drafts_note = _make_drafts(seed=seed, count=drafts, summary=summary)

@@ -106,8 +106,9 @@ def construct_targets_changed(sender, instance, action, reverse, pk_set, **kwarg
 
 
 def connect() -> None:
-    for model in DATA:
-        post_init.connect(remember_origin, sender=model, dispatch_uid=f"summaries-init-{model}")
+    for model, fields in DATA.items():
+        if fields:  # each row loaded pays for it: exports load tens of thousands
+            post_init.connect(remember_origin, sender=model, dispatch_uid=f"summaries-init-{model}")
         post_save.connect(data_saved, sender=model, dispatch_uid=f"summaries-save-{model}")
         post_delete.connect(data_deleted, sender=model, dispatch_uid=f"summaries-del-{model}")
     for model in VOCABULARY:

@@ -143,7 +143,30 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail(f"CI=true, so not skipped: this test {reason}", pytrace=False)
 
 
+# Sessions other than the suite's own still open on the PostgreSQL test database when the
+# suite ends. pytest-django cannot drop the database then and only warns ("being accessed
+# by other users"); they are listed in the summary so that whatever left them is found.
+_LEFT_OPEN: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    yield
+    if database_vendor() != "postgresql":
+        return
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, application_name, state, backend_start, left(query, 200) "
+            "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        _LEFT_OPEN.extend(" | ".join(str(value) for value in row) for row in cursor.fetchall())
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    for session in _LEFT_OPEN:
+        terminalreporter.write_line(f"session left open on the test database: {session}")
     if broker_url():
         url = urlsplit(broker_url())  # without the password, if any
         celery = f"broker {url.scheme}://{url.hostname}:{url.port or ''}{url.path}"

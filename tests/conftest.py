@@ -43,14 +43,26 @@ def database_vendor() -> str:
     return connections["default"].vendor
 
 
-def database_label() -> str:
+# The test database's name, read before pytest-django creates it: a teardown that fails
+# leaves the settings holding the test name, which would read "test_test_...".
+test_database_key = pytest.StashKey[str]()
+
+
+def name_of_test_database() -> str:
+    from django.db import connections
+
+    return connections["default"].creation._get_test_db_name()
+
+
+def database_label(config: pytest.Config) -> str:
     from django.conf import settings
 
     db = settings.DATABASES["default"]
     if database_vendor() == "sqlite":
         return "sqlite (in-memory test database)"
     where = f"{db.get('HOST') or 'local socket'}:{db.get('PORT') or 'default port'}"
-    return f"{database_vendor()} at {where}, test database test_{db['NAME']}"
+    name = config.stash.get(test_database_key, None) or name_of_test_database()
+    return f"{database_vendor()} at {where}, test database {name}"
 
 
 def broker_url() -> str:
@@ -117,6 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if hasattr(session.config, "workerinput"):
         return  # xdist workers: the controller has checked already
+    session.config.stash[test_database_key] = name_of_test_database()
     if error := database_error():
         # A run against a dead database server would only produce a wall of errors.
         pytest.exit(
@@ -183,7 +196,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     skipped = ", ".join(f"{n} for lack of {s}" for s, n in skipped_by_service.items() if n)
 
     terminalreporter.write_line(
-        f"carlit backends: database {database_label()}; celery {celery}; "
+        f"carlit backends: database {database_label(config)}; celery {celery}; "
         f"chromium {chromium}; skipped: {skipped or 'none for lack of a service'}"
     )
 

@@ -1,6 +1,7 @@
 """Identity suggestions: which pairs of patient reports are offered, in which order."""
 
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -11,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from links import selectors, services
 from links.models import IdentitySuggestion, LinkKind
-from links.suggestions import refresh_suggestions
+from links.suggestions import PAIR_FIELDS, _pairs_sql, refresh_suggestions
 from tests.factories import ArmFactory, PatientFactory, PersonFactory, PublicationFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +68,14 @@ def test_only_edits_to_what_pairs_read_recompute_them(study_arms):
     one.age_years = Decimal("35")
     assert writes_to_suggestions(one.save) != []
     assert pairs() == []
+
+
+def test_the_columns_whose_edits_recompute_pairs_are_those_the_pairs_read():
+    # A patient column the statement reads but PAIR_FIELDS lacks would leave stale
+    # suggestions after an edit of it; one it no longer reads would refresh for nothing.
+    sql = _pairs_sql(lambda name: name, restricted=True)
+    read = {column for column in re.findall(r"\bp[12]\.(\w+)", sql) if column != "id"}
+    assert read == set(PAIR_FIELDS)
 
 
 def test_unknown_sex_or_age_do_not_rule_a_pair_out_but_rank_it_lower(study_arms):

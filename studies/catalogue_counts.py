@@ -23,7 +23,7 @@ change; ``manage.py refresh_summaries`` does not cover it, any save does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
@@ -103,15 +103,19 @@ MAX_FILTERED = 2000
 _KEY_LENGTH = models.FilteredCounts._meta.get_field("key").max_length  # longer: not stored
 
 
-def counts_under(key: str, names: Iterable[str], count: Callable[[list[str]], dict]) -> dict:
-    """Counts of ``names`` under the filters ``key`` names: those stored at the current
-    version, and ``count(missing names)`` for the others, which are stored with them
-    for the next requests (as :func:`unfiltered_counts` does) while fewer than
-    MAX_FILTERED keys are stored at this version. Storing drops the entries of older
-    versions, which no one reads again."""
+def counts_under(
+    key: str, wanted: Mapping[str, Collection[str]], count: Callable[[list[str]], dict]
+) -> dict:
+    """Counts under the filters ``key`` names, for the facets ``wanted`` names, each
+    with the values its counts must hold (as a page needs the count of a value it
+    has selected, even a rare one): those stored at the current version, and
+    ``count(missing names)`` for the others, which are stored with them for the next
+    requests (as :func:`unfiltered_counts` does) while fewer than MAX_FILTERED keys
+    are stored at this version. Storing drops the entries of older versions, which
+    no one reads again."""
     connection = transaction.get_connection()
     if _uncommitted_change(connection) or len(key) > _KEY_LENGTH:
-        return count(list(names))
+        return count(list(wanted))
     row = (
         models.CatalogueCounts.objects.filter(pk=ROW)
         .annotate(
@@ -125,15 +129,20 @@ def counts_under(key: str, names: Iterable[str], count: Callable[[list[str]], di
         .first()
     )
     if row is None:  # a flushed database: count without storing
-        return count(list(names))
+        return count(list(wanted))
     version, stored = row
-    missing = [name for name in names if name not in (stored or {})]
+    stored = stored or {}
+    missing = [
+        name
+        for name, values in wanted.items()
+        if name not in stored or not set(values) <= stored[name].keys()
+    ]
     if not missing:
         return stored
-    counts = {**(stored or {}), **count(missing)}
+    counts = _merged(stored, count(missing))
     entries = models.FilteredCounts.objects
     entries.filter(version__lt=version).delete()
-    if stored is not None or entries.count() < MAX_FILTERED:
+    if stored or entries.count() < MAX_FILTERED:
         # Stored under the version read before counting: a change committed meanwhile
         # makes them stale at once rather than hiding that change.
         # One upsert: two requests storing the same key at once both succeed.
@@ -144,6 +153,16 @@ def counts_under(key: str, names: Iterable[str], count: Callable[[list[str]], di
             update_fields=["version", "counts"],
         )
     return counts
+
+
+def _merged(stored: dict, counted: dict) -> dict:
+    """Stored counts with those just counted at the same version: a facet's values
+    counted now join those stored (both are right at this version)."""
+    merged = dict(stored)
+    for name, value in counted.items():
+        before = merged.get(name)
+        merged[name] = {**before, **value} if isinstance(before, dict) else value
+    return merged
 
 
 def _model_changed(sender, raw=False, **kwargs) -> None:

@@ -316,15 +316,18 @@ def _where(conditions: list[str]) -> str:
     return f"WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
-# The key under which _stored_counts returns how many studies it counted over.
+# The keys under which _stored_counts returns how many studies it counted over, and
+# how many values of each facet have a study among them.
 MATCHED = "matched"
+LISTED = "listed"
 
 
 def _stored_counts(filterset, names: list[str], without: str | None) -> dict[str, dict]:
     """Studies per value of each facet in ``names``, under every filter but
     ``without``'s, and their number under MATCHED: one pass over the matching rows
     of the facet table. Every tag of those rows is counted (an empty one per row
-    gives their number); the facets not asked for are dropped here."""
+    gives their number); the facets not asked for are dropped here, and of those
+    asked for, the values the page cannot show (see _shown_part)."""
     conditions, params = _conditions(filterset, without)
     sql = (
         "SELECT tag, count(*) FROM (SELECT unnest(array_prepend('', f.tags)) AS tag "
@@ -332,7 +335,24 @@ def _stored_counts(filterset, names: list[str], without: str | None) -> dict[str
     )
     with connections[filterset.queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
-        return _by_facet(cursor.fetchall(), names)
+        counts = _by_facet(cursor.fetchall(), names)
+    return _shown_part(counts, {name: _selected_values(filterset, name) for name in names})
+
+
+def _shown_part(counts: dict[str, dict], selected: dict[str, set[str]]) -> dict[str, dict]:
+    """Of each facet's counts, those of the values a page may show (_labels_needed:
+    the selected ones, at 0 if no study has them), with how many values have a study
+    under LISTED. Under a few filters at 100,000 studies most of the thousands of
+    constructs still have one, and storing, reading and sorting counts no page shows
+    took longer than counting them."""
+    listed = {}
+    for name, chosen in selected.items():
+        values = counts[name]
+        listed[name] = sum(1 for n in values.values() if n)
+        shown = _labels_needed(name, values, chosen)
+        counts[name] = {value: values.get(value, 0) for value in shown}
+    counts[LISTED] = listed
+    return counts
 
 
 def _by_facet(rows, names: list[str]) -> dict[str, dict]:
@@ -396,8 +416,11 @@ def _counts_over(filterset, names: list[str], without: str | None) -> dict[str, 
     key = _filters_key(filterset, without)
     if key is None:
         return _stored_counts(filterset, names, without)
+    # Counts stored under the same filters by a page that selected other values of
+    # ``without``'s facet may lack those selected here.
+    wanted = {name: _selected_values(filterset, name) for name in names}
     return catalogue_counts.counts_under(
-        key, names, lambda missing: _stored_counts(filterset, missing, without)
+        key, wanted, lambda missing: _stored_counts(filterset, missing, without)
     )
 
 
@@ -411,9 +434,13 @@ def _filtered_counts(filterset) -> dict[str, dict]:
     # The facets without a value chosen share every filter (and MATCHED).
     shared = [name for name in filterset.FACETS if name not in active]
     counts = dict(_counts_over(filterset, shared, None))
+    counts[LISTED] = dict(counts.get(LISTED, {}))
     for name in active:
         if _conditions(filterset, name)[0]:  # filters other than its own
-            counts[name] = _counts_over(filterset, [name], name)[name]
+            own = _counts_over(filterset, [name], name)
+            counts[name] = own[name]
+            if name in own.get(LISTED, {}):
+                counts[LISTED][name] = own[LISTED][name]
     return counts
 
 
@@ -474,6 +501,14 @@ def _options(name: str, counts: dict[str, int], labels: dict[str, str], selected
     return options
 
 
+def _listed(name: str, counts: dict[str, int], selected: set[str], by_table) -> int:
+    """How many values a facet lists: those with a study and the selected ones."""
+    unmatched = sum(1 for value in selected if not counts.get(value))
+    if by_table and name in by_table.get(LISTED, {}):  # counts of the shown values only
+        return by_table[LISTED][name] + unmatched
+    return sum(1 for n in counts.values() if n) + unmatched
+
+
 def catalogue_facets(filterset) -> CatalogueFacets:
     """The catalogue's facets with their counts (a StudyFilterSet, validated).
 
@@ -505,7 +540,7 @@ def catalogue_facets(filterset) -> CatalogueFacets:
         options = _options(name, counts, labels, selected)
         shown = options[:FACET_OPTIONS_SHOWN]
         shown += [o for o in options[FACET_OPTIONS_SHOWN:] if o.selected]
-        listed = {value for value, n in counts.items() if n} | selected
+        listed = _listed(name, counts, selected, by_table)
         spec = filterset.filters[name]
         facets.append(
             Facet(
@@ -513,7 +548,7 @@ def catalogue_facets(filterset) -> CatalogueFacets:
                 spec.label,
                 spec.extra.get("help_text", ""),
                 shown,
-                more=len(listed) - len(shown),
+                more=listed - len(shown),
             )
         )
     if not filterset.qs.query.has_filters():

@@ -224,14 +224,56 @@ def test_stored_counts_under_filters_gain_the_facets_asked_for_later():
     # Among others: disease under phase 1 and recruiting, phase under SSc and recruiting.
     three = facet_counts("phase=1&disease=ssc&status=recruiting")
     stored = dict(FilteredCounts.objects.values_list("key", "counts"))
-    assert set(stored["phase=1&status=recruiting"]) == {"disease", "matched"}
-    assert set(stored["disease=ssc&status=recruiting"]) == {"phase", "matched"}
+    assert set(stored["phase=1&status=recruiting"]) == {"disease", "matched", "listed"}
+    assert set(stored["disease=ssc&status=recruiting"]) == {"phase", "matched", "listed"}
 
     assert facet_counts("phase=1&status=recruiting")["disease"] == three["disease"] == {"ssc": 1}
     others = set(StudyFilterSet.FACETS) - {"phase", "status"}
     assert set(FilteredCounts.objects.get(key="phase=1&status=recruiting").counts) == (
-        others | {"matched"}
+        others | {"matched", "listed"}
     )
+
+
+@pytest.mark.postgres
+def test_stored_counts_under_filters_keep_only_the_values_a_page_shows(client, monkeypatch):
+    monkeypatch.setattr(catalogue, "FACET_OPTIONS_SHOWN", 2)
+    ssc = DiseaseFactory(code="ssc", name="Systemic sclerosis")
+    common, usual, rare, unused = (
+        CarConstructFactory(name=name) for name in ("COMMON", "USUAL", "RARE", "UNUSED")
+    )
+    for construct, studies in ((common, 3), (usual, 2), (rare, 1)):
+        for _ in range(studies):
+            ArmProductFactory(arm=ArmFactory(disease=ssc), construct=construct)
+    ArmProductFactory(construct=unused)  # another disease
+
+    def constructs(query):
+        page = client.get("/studies/", query)
+        facet = next(f for f in page.context["facets"] if f.name == "construct")
+        return [(o.label, o.count, o.selected) for o in facet.options], facet.more
+
+    shown = [("COMMON", 3, False), ("USUAL", 2, False)]
+    assert constructs({"disease": "ssc", "phase": "1"}) == (shown, 1)
+    stored = FilteredCounts.objects.get(key="disease=ssc&phase=1").counts
+    assert stored["construct"] == {str(common.pk): 3, str(usual.pk): 2}
+    assert stored["listed"]["construct"] == 3
+    assert stored["matched"] == 6
+
+    # The constructs' own counts under SSc and phase 1 hold the selected one: the rare
+    # construct, then one no SSc study has (0), each counted when first selected.
+    query = {"disease": "ssc", "phase": "1", "status": "recruiting"}
+    for construct, count, more in ((rare, 1, 0), (unused, 0, 1)):  # more: RARE unseen
+        assert constructs({**query, "construct": construct.pk}) == (
+            [*shown, (construct.name, count, True)],
+            more,
+        )
+    stored = FilteredCounts.objects.get(key="disease=ssc&phase=1&status=recruiting").counts
+    assert stored["construct"] == {
+        str(common.pk): 3,
+        str(usual.pk): 2,
+        str(rare.pk): 1,
+        str(unused.pk): 0,
+    }
+    assert studyfacets_reads(f"disease=ssc&phase=1&status=recruiting&construct={rare.pk}") == []
 
 
 def test_a_filtered_page_reads_the_stored_labels_alone_and_follows_a_rename(client):

@@ -12,7 +12,10 @@ test ran. Either way the terminal summary says which backends were used.
 """
 
 import os
+import shutil
 import socket
+import subprocess
+import threading
 from functools import cache
 from urllib.parse import urlsplit
 
@@ -171,10 +174,67 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid, application_name, state, backend_start, left(query, 200) "
+            "SELECT pid, application_name, state, backend_start, client_port, left(query, 200) "
             "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-        _LEFT_OPEN.extend(" | ".join(str(value) for value in row) for row in cursor.fetchall())
+        for row in cursor.fetchall():
+            try:  # a diagnosis only: it must not fail the run
+                found = [*row, _holder(row[4]), _wrapper_of(row[0])]
+            except Exception as error:
+                found = [*row, f"not traced: {error!r}"]
+            _LEFT_OPEN.append(" | ".join(str(value) for value in found))
+
+
+def _holder(port: int | None) -> str:
+    """The local process holding a connection's client port, as `ss` tells (and this
+    process's live threads when it is the one): where a leftover session comes from."""
+    if not port or not shutil.which("ss"):
+        return "holder unknown"
+    shown = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"sport = :{port}"],
+        capture_output=True, text=True, check=False,
+    ).stdout.strip()
+    if f"pid={os.getpid()}," in shown:
+        shown += f"; this process's threads: {[t.name for t in threading.enumerate()]}"
+    return shown or "holder not found"
+
+
+def _wrapper_of(backend_pid: int) -> str:
+    """The Django connection of this process on that server session, if any: the
+    thread it was made in and what still refers to it."""
+    import gc
+
+    import psycopg2.extensions
+
+    everything = gc.get_objects()
+    for raw in everything:
+        # type(), not isinstance(): a dead weak proxy raises on any other look.
+        if type(raw) is not psycopg2.extensions.connection or raw.closed:
+            continue
+        if raw.get_backend_pid() != backend_pid:
+            continue
+        wrappers = [
+            owner
+            for holder in gc.get_referrers(raw)
+            if isinstance(holder, dict)
+            for owner in gc.get_referrers(holder)
+            if getattr(owner, "__dict__", None) is holder and hasattr(owner, "alias")
+        ]
+        if not wrappers:
+            return "a psycopg2 connection outside Django"
+        wrapper = wrappers[0]
+        made_in = "the main thread" if wrapper._thread_ident == threading.main_thread().ident \
+            else f"thread {wrapper._thread_ident}"
+        referrers = [  # but the wrapper's own parts
+            type(r).__name__
+            for r in gc.get_referrers(wrapper)
+            if r is not wrappers and r is not everything
+            and getattr(r, "connection", None) is not wrapper
+            and getattr(r, "wrapper", None) is not wrapper
+        ]
+        return (f"Django connection {wrapper.alias!r} made in {made_in}, in atomic block: "
+                f"{wrapper.in_atomic_block}; referred to by {referrers}")
+    return "no connection of this process"
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

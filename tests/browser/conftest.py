@@ -41,6 +41,11 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # Tests ran in Playwright's context (see below), whose connections pytest-django
+        # cannot see when it drops the test database at the end: one left open there
+        # made it warn that the database was "being accessed by other users".
+        connections.close_all()
+    connections.close_all()
 
 
 @pytest.fixture(autouse=True)

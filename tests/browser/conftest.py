@@ -43,7 +43,8 @@ def browser():
         browser.close()
         # Tests ran in Playwright's context (see below), whose connections pytest-django
         # cannot see when it drops the test database at the end: one left open there
-        # made it warn that the database was "being accessed by other users".
+        # made it warn that the database was "being accessed by other users". Closed
+        # here, in that context, and again once Playwright has handed back its own.
         connections.close_all()
     connections.close_all()
 

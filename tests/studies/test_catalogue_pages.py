@@ -216,6 +216,32 @@ def test_the_dashboard_draws_charts_without_scripts_and_with_tables(client, repo
     assert "/summary/sle/cd19/" in re.search(r"<svg.*?</svg>", html, re.S).group(0)
 
 
+def _charts(html: str) -> dict[str, str]:
+    """The dashboard's SVG charts by their title, each with pygal's random chart id."""
+    return {
+        re.search(r"<title>(.*?)</title>", svg).group(1): svg
+        for svg in re.findall(r"<svg.*?</svg>", html, re.S)
+    }
+
+
+def test_the_dashboard_redraws_a_chart_only_when_its_numbers_change(client, reported_study):
+    full_rebuild()
+    first = _charts(client.get("/summary/").content.decode())
+    again = _charts(client.get("/summary/").content.decode())
+    # pygal gives every drawing a new random id: the same id is the same drawing.
+    assert again == first and len(first) == 2
+
+    PatientFactory(arm=reported_study["patient"].arm, label="Patient 2")
+    full_rebuild()
+    changed = _charts(client.get("/summary/").content.decode())
+
+    patients = "Unique patients by disease and target"
+    assert changed[patients] != first[patients]
+    assert "2 patients" in changed[patients] and "2 patients" not in first[patients]
+    forest = "Response per study (main outcome), with 95% Wilson intervals"
+    assert changed[forest] == first[forest]  # no response number moved
+
+
 def test_an_unknown_summary_group_is_a_404(client, db):
     assert client.get("/summary/sle/cd99/").status_code == 404
 

@@ -103,8 +103,15 @@ MAX_FILTERED = 2000
 _KEY_LENGTH = models.FilteredCounts._meta.get_field("key").max_length  # longer: not stored
 
 
+# Where an entry records its shape (see counts_under).
+SHAPE = "shape"
+
+
 def counts_under(
-    key: str, wanted: Mapping[str, Collection[str]], count: Callable[[list[str]], dict]
+    key: str,
+    wanted: Mapping[str, Collection[str]],
+    count: Callable[[list[str]], dict],
+    shape: int | str | None = None,
 ) -> dict:
     """Counts under the filters ``key`` names, for the facets ``wanted`` names, each
     with the values its counts must hold (as a page needs the count of a value it
@@ -112,7 +119,11 @@ def counts_under(
     ``count(missing names)`` for the others, which are stored with them for the next
     requests (as :func:`unfiltered_counts` does) while fewer than MAX_FILTERED keys
     are stored at this version. Storing drops the entries of older versions, which
-    no one reads again."""
+    no one reads again.
+
+    ``shape`` names what ``count`` keeps of the counts (how many values per facet):
+    an entry stored with another shape, by code before a deploy, is counted again
+    rather than read, though the data did not change."""
     connection = transaction.get_connection()
     if _uncommitted_change(connection) or len(key) > _KEY_LENGTH:
         return count(list(wanted))
@@ -131,7 +142,8 @@ def counts_under(
     if row is None:  # a flushed database: count without storing
         return count(list(wanted))
     version, stored = row
-    stored = stored or {}
+    if not stored or stored.get(SHAPE) != shape:
+        stored = {}
     missing = [
         name
         for name, values in wanted.items()
@@ -139,7 +151,7 @@ def counts_under(
     ]
     if not missing:
         return stored
-    counts = _merged(stored, count(missing))
+    counts = {**_merged(stored, count(missing)), SHAPE: shape}
     entries = models.FilteredCounts.objects
     entries.filter(version__lt=version).delete()
     if stored or entries.count() < MAX_FILTERED:

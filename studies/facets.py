@@ -419,8 +419,13 @@ def _counts_over(filterset, names: list[str], without: str | None) -> dict[str, 
     # Counts stored under the same filters by a page that selected other values of
     # ``without``'s facet may lack those selected here.
     wanted = {name: _selected_values(filterset, name) for name in names}
+    # The entries keep the values a page shows (_shown_part): how many depends on
+    # FACET_OPTIONS_SHOWN.
     return catalogue_counts.counts_under(
-        key, wanted, lambda missing: _stored_counts(filterset, missing, without)
+        key,
+        wanted,
+        lambda missing: _stored_counts(filterset, missing, without),
+        shape=FACET_OPTIONS_SHOWN,
     )
 
 

@@ -224,13 +224,13 @@ def test_stored_counts_under_filters_gain_the_facets_asked_for_later():
     # Among others: disease under phase 1 and recruiting, phase under SSc and recruiting.
     three = facet_counts("phase=1&disease=ssc&status=recruiting")
     stored = dict(FilteredCounts.objects.values_list("key", "counts"))
-    assert set(stored["phase=1&status=recruiting"]) == {"disease", "matched", "listed"}
-    assert set(stored["disease=ssc&status=recruiting"]) == {"phase", "matched", "listed"}
+    assert set(stored["phase=1&status=recruiting"]) == {"disease", "matched", "listed", "shape"}
+    assert set(stored["disease=ssc&status=recruiting"]) == {"phase", "matched", "listed", "shape"}
 
     assert facet_counts("phase=1&status=recruiting")["disease"] == three["disease"] == {"ssc": 1}
     others = set(StudyFilterSet.FACETS) - {"phase", "status"}
     assert set(FilteredCounts.objects.get(key="phase=1&status=recruiting").counts) == (
-        others | {"matched", "listed"}
+        others | {"matched", "listed", "shape"}
     )
 
 
@@ -274,6 +274,29 @@ def test_stored_counts_under_filters_keep_only_the_values_a_page_shows(client, m
         str(unused.pk): 0,
     }
     assert studyfacets_reads(f"disease=ssc&phase=1&status=recruiting&construct={rare.pk}") == []
+
+
+@pytest.mark.postgres
+def test_counts_stored_for_fewer_options_are_counted_again_when_more_are_shown(
+    client, monkeypatch
+):
+    ssc = DiseaseFactory(code="ssc", name="Systemic sclerosis")
+    for name, studies in (("COMMON", 3), ("USUAL", 2), ("RARE", 1)):
+        construct = CarConstructFactory(name=name)
+        for _ in range(studies):
+            ArmProductFactory(arm=ArmFactory(disease=ssc), construct=construct)
+
+    def constructs():
+        page = client.get("/studies/", {"disease": "ssc", "phase": "1"})
+        facet = next(f for f in page.context["facets"] if f.name == "construct")
+        return [o.label for o in facet.options]
+
+    monkeypatch.setattr(catalogue, "FACET_OPTIONS_SHOWN", 2)
+    assert constructs() == ["COMMON", "USUAL"]
+    # A deploy shows more options; the data has not changed since the entry was stored.
+    monkeypatch.setattr(catalogue, "FACET_OPTIONS_SHOWN", 3)
+    assert constructs() == ["COMMON", "USUAL", "RARE"]
+    assert FilteredCounts.objects.get(key="disease=ssc&phase=1").counts["shape"] == 3
 
 
 def test_a_filtered_page_reads_the_stored_labels_alone_and_follows_a_rename(client):

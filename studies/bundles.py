@@ -110,22 +110,7 @@ PATIENT_FIELDS = (
     "disease_duration_months",
     "follow_up_days",
 )
-OUTCOME_FIELDS = (
-    "timepoint",
-    "day",
-    "value",
-    "unit",
-    "value_bool",
-    "n_evaluable",
-    "n_events",
-    "median",
-    "minimum",
-    "maximum",
-    "iqr_low",
-    "iqr_high",
-    "mean",
-    "sd",
-)
+OUTCOME_FIELDS = OutcomeResult.VALUE_FIELDS
 ADVERSE_EVENT_FIELDS = (
     "event_type",
     "term",

@@ -220,25 +220,7 @@ def patient_rows(queryset: QuerySet[Patient]) -> QuerySet:
     )
 
 
-RESULT_FIELDS = (
-    "id",
-    "patient",
-    "arm",
-    "timepoint",
-    "day",
-    "value",
-    "unit",
-    "value_bool",
-    "n_evaluable",
-    "n_events",
-    "median",
-    "minimum",
-    "maximum",
-    "iqr_low",
-    "iqr_high",
-    "mean",
-    "sd",
-)
+RESULT_FIELDS = ("id", "patient", "arm", *OutcomeResult.VALUE_FIELDS)
 
 
 def outcome_rows(queryset: QuerySet[OutcomeResult]) -> QuerySet:

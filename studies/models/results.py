@@ -65,6 +65,9 @@ class OutcomeResult(Sourced):
         "mean", "sd",
     )
     NUMERIC_FIELDS = ("value", "median", "minimum", "maximum", "iqr_low", "iqr_high", "mean")
+    # What a result reports, besides its subject, measure and source: the columns the
+    # API lists and writes and a bundle carries.
+    VALUE_FIELDS = ("timepoint", "day", "value", "unit", "value_bool", *AGGREGATE_FIELDS)
 
     history = HistoricalRecords()
 

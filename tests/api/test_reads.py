@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from studies.api import pagination
-from studies.models import Study
+from studies.models import OutcomeResult, Study
 from summaries.services import full_rebuild, refresh_keys
 from tests.factories import (
     ArmFactory,
@@ -281,3 +281,16 @@ def test_a_summary_filter_with_a_nul_character_matches_nothing(anonymous_client,
     response = anonymous_client.get("/api/v1/summaries/?disease=sle%00&target=cd19")
     assert response.status_code == 200
     assert response.json()["results"] == []
+
+
+def test_an_outcome_row_lists_every_value_column_of_a_result(anonymous_client, erlangen):
+    """OutcomeResult.VALUE_FIELDS feeds the API's rows, its write serializer and the
+    bundles: a value column added to the model and missing there would be lost."""
+    subject_and_source = {"id", "patient", "arm", "measure", "source_publication",
+                          "source_kind", "source_label", "created_by", "created_at",
+                          "updated_at"}
+    columns = {f.name for f in OutcomeResult._meta.concrete_fields} - subject_and_source
+    assert set(OutcomeResult.VALUE_FIELDS) == columns
+
+    row = anonymous_client.get("/api/v1/outcomes/").json()["results"][0]
+    assert set(OutcomeResult.VALUE_FIELDS) <= row.keys()

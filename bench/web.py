@@ -165,8 +165,9 @@ def scale_paths(server: Server) -> list[str]:
         "/bench/afresh/catalogue/?disease=ssc&phase=1",
         f"/studies/{study_id}/",
         f"/constructs/{construct[0][0]}/",
-        # A group's drill-down, first page (needs the stored summaries: bench/run.py
-        # prepare builds them unless --no-summaries).
+        # The dashboard, and a group's drill-down, first page (both need the stored
+        # summaries: bench/run.py prepare builds them unless --no-summaries).
+        "/summary/",
         "/summary/sle/cd19/",
     ]
 

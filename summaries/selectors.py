@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import reduce
-from operator import or_
 
-from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, QuerySet
 
 from studies.filtersets.codes import vocabulary_codes
 from studies.models import Arm, Disease, Publication, PublicationAuthor, Study
@@ -34,14 +31,18 @@ def disease_target_summaries(
 ) -> list[DiseaseTargetSummary]:
     """Stored disease × target rows, by disease name then target set (as
     studies.summary.pooled_summaries orders them)."""
-    rows = DiseaseTargetSummary.objects.select_related(
-        "disease__main_outcome", "disease__parent"
-    ).order_by(Lower("disease__name"), "target_key")
+    rows = DiseaseTargetSummary.objects.all()
     if disease_code:
         rows = rows.filter(disease__code=disease_code)
     if target_key:
         rows = rows.filter(target_key=target_key)
-    return sorted(rows, key=lambda row: (row.disease.name.lower(), _target_order(row.target_key)))
+    # The diseases are few: loaded once and shared, rather than joined to every row.
+    diseases = Disease.objects.select_related("main_outcome", "parent").in_bulk()
+    rows = list(rows)
+    for row in rows:
+        row.disease = diseases[row.disease_id]
+    return sorted(rows, key=lambda row: (row.disease.name.lower(), _target_order(row.target_key),
+                                         row.disease_id))
 
 
 def disease_summaries(disease: Disease) -> list[DiseaseTargetSummary]:
@@ -55,9 +56,14 @@ def _response_rates(summaries: list[DiseaseTargetSummary]) -> QuerySet:
     """The stored main-outcome rates of these groups' arms."""
     if not summaries:
         return ContributionRate.objects.none()
-    groups = reduce(or_, (Q(disease_id=row.disease_id, target_key=row.target_key)
-                          for row in summaries))
-    rates = ContributionRate.objects.filter(groups, is_response=True)
+    # The groups by their rows' ids: one parameter, where an OR of (disease, target)
+    # pairs took 20 ms to build for the 144 groups of 100,000 studies.
+    of_groups = DiseaseTargetSummary.objects.filter(
+        pk__in=[row.pk for row in summaries],
+        disease_id=OuterRef("disease_id"),
+        target_key=OuterRef("target_key"),
+    )
+    rates = ContributionRate.objects.filter(Exists(of_groups), is_response=True)
     return rates.select_related("measure", "contribution__disease")
 
 

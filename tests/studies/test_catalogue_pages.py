@@ -242,6 +242,27 @@ def test_the_dashboard_redraws_a_chart_only_when_its_numbers_change(client, repo
     assert changed[forest] == first[forest]  # no response number moved
 
 
+def test_the_summary_table_follows_new_numbers_and_renamed_diseases(client, reported_study):
+    full_rebuild()
+
+    def sle_row():
+        html = client.get("/summary/").content.decode()
+        row = re.search(r'<tr data-summary="sle/cd19">.*?</tr>', html, re.S).group(0)
+        patients = re.search(r'data-metric="patients">(\d+)<', row).group(1)
+        return row, int(patients)
+
+    first, patients = sle_row()
+    assert sle_row() == (first, patients)  # drawn once, read again
+
+    # The stored numbers change only with a refresh; the disease's name at once.
+    PatientFactory(arm=reported_study["patient"].arm, label="Patient 2")
+    Disease.objects.filter(code="sle").update(name="Lupus (SLE)")
+    renamed, unchanged = sle_row()
+    assert 'title="Lupus (SLE)"' in renamed and unchanged == patients
+    full_rebuild()
+    assert sle_row()[1] == patients + 1
+
+
 def test_an_unknown_summary_group_is_a_404(client, db):
     assert client.get("/summary/sle/cd99/").status_code == 404
 

@@ -38,7 +38,7 @@ def disease_target_summaries(
         rows = rows.filter(target_key=target_key)
     # The diseases are few: loaded once and shared, rather than joined to every row.
     diseases = Disease.objects.select_related("main_outcome", "parent").in_bulk()
-    rows = list(rows)
+    rows = [row for row in rows if row.disease_id in diseases]  # (one deleted meanwhile)
     for row in rows:
         row.disease = diseases[row.disease_id]
     return sorted(rows, key=lambda row: (row.disease.name.lower(), _target_order(row.target_key),

@@ -41,6 +41,13 @@ class Traffic:
                 "JOIN studies_disease d ON d.id = a.disease_id",
             )
         ]
+        # Disease × target groups with stored summaries (none if the database was
+        # prepared with --no-summaries: their pages are then left out).
+        self.groups = psql(
+            database,
+            "SELECT d.code, s.target_key FROM summaries_diseasetargetsummary s "
+            "JOIN studies_disease d ON d.id = s.disease_id",
+        )
         self.kinds = [
             ("catalogue", 14, self.catalogue),
             ("catalogue filtered", 10, self.catalogue_filtered),
@@ -57,6 +64,11 @@ class Traffic:
                 lambda rng: f"/api/v1/outcomes/?study={rng.choice(self.studies)}&page_size=100",
             ),
         ]
+        if self.groups:
+            self.kinds += [
+                ("summary dashboard", 4, lambda rng: "/summary/"),
+                ("summary group page", 3, self.group_page),
+            ]
 
     def filters(self, rng: random.Random) -> dict:
         chosen = rng.sample(sorted(FACETS), k=rng.randint(1, 2))
@@ -70,6 +82,10 @@ class Traffic:
 
     def catalogue_page(self, rng):
         return f"/studies/?page={rng.randint(2, 20)}"
+
+    def group_page(self, rng):
+        disease, target = rng.choice(self.groups)
+        return f"/summary/{disease}/{target}/?page={rng.randint(1, 3)}"
 
     def api_filtered(self, rng):
         return f"/api/v1/studies/?page_size=50&{urlencode(self.filters(rng))}"

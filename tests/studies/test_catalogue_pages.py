@@ -252,7 +252,7 @@ def test_the_summary_table_follows_new_numbers_and_renamed_diseases(client, repo
         return row, int(patients)
 
     first, patients = sle_row()
-    assert sle_row() == (first, patients)  # drawn once, read again
+    assert sle_row() == (first, patients)  # the same table served again
 
     # The stored numbers change only with a refresh; the disease's name at once.
     PatientFactory(arm=reported_study["patient"].arm, label="Patient 2")

@@ -263,6 +263,24 @@ def test_the_summary_table_follows_new_numbers_and_renamed_diseases(client, repo
     assert sle_row()[1] == patients + 1
 
 
+# A Redis address where nothing listens: every cache call fails to connect.
+UNREACHABLE_CACHE = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+}
+
+
+def test_the_summary_pages_are_drawn_when_the_cache_is_unreachable(client, reported_study):
+    full_rebuild()
+    with override_settings(CACHES=UNREACHABLE_CACHE):
+        html = client.get("/summary/").content.decode()
+
+    assert html.count("<svg") == 2
+    assert '<tr data-summary="sle/cd19">' in html
+
+
 def test_an_unknown_summary_group_is_a_404(client, db):
     assert client.get("/summary/sle/cd99/").status_code == 404
 

@@ -272,13 +272,22 @@ UNREACHABLE_CACHE = {
 }
 
 
-def test_the_summary_pages_are_drawn_when_the_cache_is_unreachable(client, reported_study):
+def test_pages_and_vocabulary_edits_work_while_the_cache_is_unreachable(
+    client, reported_study
+):
     full_rebuild()
     with override_settings(CACHES=UNREACHABLE_CACHE):
-        html = client.get("/summary/").content.decode()
+        dashboard = client.get("/summary/").content.decode()
+        disease = client.get("/diseases/sle/").content.decode()
+        filtered = client.get("/studies/?disease=sle").content.decode()
+        api = client.get("/api/v1/studies/?disease=sle").json()  # throttles let it through
+        Disease.objects.get(code="sle").save()  # forgets the cached codes
 
-    assert html.count("<svg") == 2
-    assert '<tr data-summary="sle/cd19">' in html
+    assert dashboard.count("<svg") == 2
+    assert '<tr data-summary="sle/cd19">' in dashboard
+    assert '<tr data-summary="sle/cd19">' in disease
+    assert "Erlangen series" in filtered
+    assert "Erlangen series" in {row["title"] for row in api["results"]}
 
 
 def test_an_unknown_summary_group_is_a_404(client, db):

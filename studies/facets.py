@@ -255,6 +255,14 @@ def unfiltered_facet_counts() -> dict:
     return catalogue_counts.unfiltered_counts(_count_every_facet, STORED_KEYS)
 
 
+def unfiltered_facet_part(part: str):
+    """One part of :func:`unfiltered_facet_counts` ("total", "disease", ...), read
+    alone while the stored counts are current (they hold every construct's count,
+    which a page that shows one number does not need), else counted with the rest."""
+    stored = catalogue_counts.stored_part(part)
+    return stored if stored is not None else unfiltered_facet_counts()[part]
+
+
 def unfiltered_facet_labels() -> dict:
     """The labels stored with the unfiltered counts, read without the counts, by
     facet; none while those counts are stale (the labels shown are looked up)."""

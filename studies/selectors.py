@@ -123,17 +123,18 @@ class NewestStudies:
         return self.total > len(self.rows)
 
 
-def _newest(studies: QuerySet[Study]) -> NewestStudies:
+def _newest(studies: QuerySet[Study], total: int) -> NewestStudies:
     """Rows for the first NEWEST_COUNT studies in the catalogue's default order (newest
-    first, so the catalogue link continues the list): two queries, whatever the number
-    of studies."""
+    first, so the catalogue link continues the list), and ``total``, how many there
+    are, as the catalogue's stored counts give it (counting SLE's 30,000 studies of
+    100,000 took 23 ms of a 42 ms page)."""
     newest = studies.order_by("-first_year", "title")[:NEWEST_COUNT]
-    return NewestStudies(rows=list_rows(newest), total=studies.count())
+    return NewestStudies(rows=list_rows(newest), total=total)
 
 
 def home_studies() -> NewestStudies:
     """The newest public studies, for the landing page."""
-    return _newest(public_studies())
+    return _newest(public_studies(), facets.unfiltered_facet_part("total"))
 
 
 # Study page ---------------------------------------------------------------------------------
@@ -342,4 +343,6 @@ def disease_studies(disease: Disease) -> NewestStudies:
     # arms are then matched on their indexed disease column alone.
     diseases = vocabulary_codes().narrower_diseases([disease.pk])
     arms = public(Arm.objects.filter(disease__in=diseases))
-    return _newest(public_studies().filter(pk__in=arms.values("study_id")))
+    # The catalogue's disease facet counts a disease's studies with the narrower ones'.
+    total = facets.unfiltered_facet_part("disease").get(disease.code, 0)
+    return _newest(public_studies().filter(pk__in=arms.values("study_id")), total)

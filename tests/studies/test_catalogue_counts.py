@@ -14,7 +14,13 @@ from studies import catalogue_counts
 from studies import facets as catalogue
 from studies.filtersets import StudyFilterSet
 from studies.models import FilteredCounts
-from tests.factories import ArmFactory, ArmProductFactory, CarConstructFactory, DiseaseFactory
+from tests.factories import (
+    ArmFactory,
+    ArmProductFactory,
+    CarConstructFactory,
+    DiseaseFactory,
+    sle,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -47,6 +53,24 @@ def test_the_counts_are_counted_once_and_again_after_a_change(client):
     assert page.status_code == 200
     assert page.context["facets"][0].options[0].count == 2  # ssc first: most studies
     assert page.context["page"].paginator.count == 3  # the stored total, current
+
+
+def test_home_and_disease_pages_take_their_totals_from_the_stored_counts(client):
+    lupus = sle()
+    ArmFactory(disease=lupus)
+    ArmFactory(disease=DiseaseFactory(code="ln-test", name="LN (test)", parent=lupus))
+    ArmFactory(disease=DiseaseFactory(code="ssc", name="Systemic sclerosis"))
+    facet_counts()  # stores the unfiltered counts
+
+    with CaptureQueriesContext(connection) as pages:
+        home = client.get("/").context["newest"]
+        disease = client.get("/diseases/sle/").context["newest"]
+    assert (home.total, disease.total) == (3, 2)  # SLE with its lupus nephritis study
+    assert [sql for sql in counting_queries(pages) if '"studies_study"' in sql] == []
+
+    ArmFactory(disease=lupus)  # committed: the stored counts are counted again
+    assert client.get("/diseases/sle/").context["newest"].total == 3
+    assert client.get("/").context["newest"].total == 4
 
 
 def test_filtered_counts_are_counted_under_the_filters():

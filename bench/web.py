@@ -165,6 +165,9 @@ def scale_paths(server: Server) -> list[str]:
         "/bench/afresh/catalogue/?disease=ssc&phase=1",
         f"/studies/{study_id}/",
         f"/constructs/{construct[0][0]}/",
+        # The home page and a disease's page: their study totals, like the catalogue's.
+        "/",
+        "/diseases/sle/",
         # The dashboard, and a group's drill-down, first page (both need the stored
         # summaries: bench/run.py prepare builds them unless --no-summaries).
         "/summary/",

@@ -110,7 +110,8 @@ REDIS_CACHE_URL = os.environ.get("REDIS_CACHE_URL", "")
 if REDIS_CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Redis down reads as an empty cache rather than failing requests.
+            "BACKEND": "carlit.cache.TolerantRedisCache",
             "LOCATION": REDIS_CACHE_URL,
         }
     }

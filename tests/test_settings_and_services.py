@@ -90,6 +90,23 @@ def test_celery_sends_task_messages_through_the_redis_broker():
             inbox.close()
 
 
+@pytest.mark.broker
+def test_the_redis_cache_keeps_values_and_an_unreachable_one_reads_as_empty(settings):
+    from carlit.cache import TolerantRedisCache
+
+    live = TolerantRedisCache(settings.CELERY_BROKER_URL, {"KEY_PREFIX": uuid.uuid4().hex})
+    live.set_many({"a": 1, "b": [2, 3]}, 30)
+    assert live.get_many(["a", "b"]) == {"a": 1, "b": [2, 3]}
+    assert live.add("a", 9) is False and live.delete("a") is True and live.get("a") is None
+    live.delete_many(["b"])
+
+    down = TolerantRedisCache("redis://127.0.0.1:1/0", {})
+    down.set("a", 1)  # dropped, not raised
+    assert down.get("a", "missing") == "missing" and down.get_many(["a"]) == {}
+    assert down.has_key("a") is False and down.add("a", 1) is False
+    assert down.set_many({"a": 1}) == ["a"]  # reported as not kept
+
+
 @celery_app.task(name="carlit.tests.echo")
 def echo(text: str) -> str:
     return text
@@ -125,7 +142,7 @@ def test_the_environment_picks_the_database_broker_and_cache():
     configured = json.loads(result.stdout)
     assert configured["engine"] == "django.db.backends.postgresql"
     assert configured["database"] == "carlit"
-    assert configured["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert configured["cache"] == "carlit.cache.TolerantRedisCache"
     assert configured["celery_eager"] is False
 
 

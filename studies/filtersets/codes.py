@@ -9,7 +9,6 @@ is saved or deleted, and reloaded after CACHE_SECONDS in any case, since bulk lo
 send no signals and a per-process cache does not hear other processes' saves.
 """
 
-import logging
 from dataclasses import dataclass
 
 import django_filters
@@ -21,8 +20,6 @@ from django.db.models.signals import post_delete, post_save
 
 from ..disease_tree import disease_tree
 from ..models import Antigen, CostimulatoryDomain, Country, Disease
-
-logger = logging.getLogger(__name__)
 
 CACHE_KEY = "studies:vocabulary-codes:1"
 CACHE_SECONDS = 300
@@ -46,24 +43,11 @@ class VocabularyCodes:
 
 
 def vocabulary_codes() -> VocabularyCodes:
-    try:
-        codes = cache.get(CACHE_KEY)
-    except Exception:  # noqa: BLE001 - any backend's connection error
-        logger.warning("cache unreachable: vocabulary codes read from the database")
-        return _load()
+    codes = cache.get(CACHE_KEY)
     if codes is None:
         codes = _load()
-        _quietly(cache.set, CACHE_KEY, codes, CACHE_SECONDS)
+        cache.set(CACHE_KEY, codes, CACHE_SECONDS)
     return codes
-
-
-def _quietly(call, *args) -> None:
-    """A cache write that a cache outage must not turn into a failed request or save
-    (the entry expires after CACHE_SECONDS in any case)."""
-    try:
-        call(*args)
-    except Exception:  # noqa: BLE001
-        logger.warning("cache unreachable: vocabulary codes not updated there")
 
 
 def _load() -> VocabularyCodes:
@@ -77,8 +61,8 @@ def _load() -> VocabularyCodes:
 def forget_codes(**kwargs) -> None:
     # Now, for the rest of this transaction, and again after it commits: a request
     # that reloads meanwhile still reads the rows as they were before the commit.
-    _quietly(cache.delete, CACHE_KEY)
-    transaction.on_commit(lambda: _quietly(cache.delete, CACHE_KEY))
+    cache.delete(CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(CACHE_KEY))
 
 
 def connect() -> None:

@@ -263,12 +263,10 @@ def test_the_summary_table_follows_new_numbers_and_renamed_diseases(client, repo
     assert sle_row()[1] == patients + 1
 
 
-# A Redis address where nothing listens: every cache call fails to connect.
+# The backend REDIS_CACHE_URL configures (tests/test_settings_and_services.py), at a
+# Redis address where nothing listens: every cache call fails to connect.
 UNREACHABLE_CACHE = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",
-    }
+    "default": {"BACKEND": "carlit.cache.TolerantRedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
 }
 
 

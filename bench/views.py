@@ -8,6 +8,9 @@
 - ``catalogue_counted_afresh`` serves the real catalogue page after dropping the facet
   counts stored under filters and marking the unfiltered ones stale, as any change to
   the data does: what its first request costs after a change.
+- ``summary_detail_drawn_anew`` serves a group's drill-down page without reading the
+  drawing of its rows from the cache (studies.rendered.drawn_anew): what its first
+  request costs after a change.
 
 Filters (``disease``, ``target``, ``phase``, ``status``, ``country``; repeatable) mean
 what the FilterSet says they mean: a disease includes its narrower diseases.
@@ -21,8 +24,9 @@ from django.http import HttpResponse
 from django.template import Context, Engine
 from django.views.decorators.http import require_GET
 
+from studies import rendered
 from studies.models import CatalogueCounts, FilteredCounts
-from studies.views import study_list
+from studies.views import study_list, summary_detail
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -209,3 +213,9 @@ def catalogue_counted_afresh(request):
     FilteredCounts.objects.all().delete()
     CatalogueCounts.objects.update(counted_version=-1)
     return study_list(request)
+
+
+@require_GET
+def summary_detail_drawn_anew(request, disease: str, targets: str):
+    with rendered.drawn_anew():
+        return summary_detail(request, disease, targets)

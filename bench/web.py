@@ -172,6 +172,8 @@ def scale_paths(server: Server) -> list[str]:
         # summaries: bench/run.py prepare builds them unless --no-summaries).
         "/summary/",
         "/summary/sle/cd19/",
+        # The drill-down with its rows pooled and drawn anew, as after a change.
+        "/bench/afresh/summary/sle/cd19/",
     ]
 
 

@@ -57,6 +57,16 @@ def catalogue_changed() -> None:
         transaction.on_commit(_increment, robust=True)
 
 
+def current_version() -> int | None:
+    """The committed data's version, to key what is computed from curated rows (as
+    the drill-down pages' rows are); None while this connection's transaction holds
+    a change it has not committed (such a reader must compute live, and store
+    nothing), or before the row exists."""
+    if _uncommitted_change(transaction.get_connection()):
+        return None
+    return models.CatalogueCounts.objects.filter(pk=ROW).values_list("version", flat=True).first()
+
+
 def unfiltered_counts(count: Callable[[], dict], keys: Iterable[str] = ()) -> dict:
     """The unfiltered catalogue's counts: stored ones while current and holding every
     one of ``keys`` (stored by an older version of the code, they may lack some), else

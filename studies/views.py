@@ -166,7 +166,6 @@ def summary_detail(request, disease: str, targets: str):
         "group": group,
         "totals": group.totals,
         "totals_list": [group.totals],
-        "rows": group.rows,
         "page": group.page,
         "metrics": summary.METRICS,
     }

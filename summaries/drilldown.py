@@ -10,6 +10,7 @@ not grow with the catalogue or with the group.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.core.paginator import Page, Paginator
 
@@ -26,7 +27,17 @@ STUDIES_PER_PAGE = 25
 class GroupPage:
     totals: DiseaseTargetSummary  # the whole group, as last refreshed
     page: Page  # of study ids, by title
-    rows: PooledSummary  # what this page's studies add, from their live rows
+    disease_code: str
+    study_ids: list[int]  # this page's
+
+    @cached_property
+    def rows(self) -> PooledSummary:
+        """What this page's studies add, from their live rows: pooled on first use, so
+        that a page whose rows are drawn from the cache (summaries_tags.group_rows)
+        reads none of them."""
+        return pooled_studies(self.disease_code, self.totals.target_key, self.study_ids) or (
+            PooledSummary(disease=self.totals.disease, targets=self.totals.targets)
+        )
 
     @property
     def sections(self) -> list[MetricBreakdown]:
@@ -74,8 +85,5 @@ def group_page(
     paginator = Paginator(group_studies(totals), per_page or STUDIES_PER_PAGE)
     paginator.count = group_size(totals)
     page = paginator.get_page(page_number)
-    study_ids = list(page.object_list)
-    rows = pooled_studies(disease_code, target_key, study_ids) or PooledSummary(
-        disease=totals.disease, targets=totals.targets
-    )
-    return GroupPage(totals=totals, page=page, rows=rows)
+    return GroupPage(totals=totals, page=page, disease_code=disease_code,
+                     study_ids=list(page.object_list))

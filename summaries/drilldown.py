@@ -12,15 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from django.core.cache import cache
 from django.core.paginator import Page, Paginator
+from django.db import transaction
+from django.db.models import Max
 
 from studies.models import Study
 from studies.summary import METRICS, MetricBreakdown, PooledSummary, pooled_studies
 
-from .models import Contribution, DiseaseTargetSummary
+from .models import Contribution, DiseaseTargetSummary, RefreshRun
 from .selectors import disease_target_summaries
 
 STUDIES_PER_PAGE = 25
+GROUP_SIZE_SECONDS = 24 * 3600
 
 
 @dataclass
@@ -69,8 +73,21 @@ def group_studies(totals: DiseaseTargetSummary):
 def group_size(totals: DiseaseTargetSummary) -> int:
     """How many studies group_studies lists, counted on the snapshot's index alone (the
     join to the studies doubled the cost at 100,000 studies). A study deleted since the
-    last refresh still counts until the refresh: at worst the last page is short."""
-    return _in_group(totals).values("study_id").distinct().count()
+    last refresh still counts until the refresh: at worst the last page is short.
+
+    The count grows with the group (13 ms for SLE × CD19 at 100,000 studies), and the
+    snapshot changes only in a refresh, which logs a RefreshRun in its transaction: the
+    count is kept in the cache under the last run's id. Inside a transaction, which may
+    be a refresh not yet committed, it is counted as that transaction sees it."""
+
+    def count() -> int:
+        return _in_group(totals).values("study_id").distinct().count()
+
+    if transaction.get_connection().in_atomic_block:
+        return count()
+    last_run = RefreshRun.objects.aggregate(last=Max("pk"))["last"]
+    key = f"group-size:{totals.disease_id}:{totals.target_key}:{last_run}"
+    return cache.get_or_set(key, count, GROUP_SIZE_SECONDS)
 
 
 def group_page(

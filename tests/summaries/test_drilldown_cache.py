@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from studies import rendered
 from studies.choices import TimePoint
+from summaries import drilldown
 from summaries.services import full_rebuild
 from tests.factories import (
     ArmFactory,
@@ -27,17 +28,23 @@ URL = "/summary/sle/cd19/"
 LIVE_TABLES = ("studies_patient", "studies_outcomeresult", "studies_adverseevent")
 
 
-@pytest.fixture
-def patient(doris, cd19_product):
-    """One SLE × CD19 study with one patient who reached DORIS, refreshed."""
-    study = StudyFactory(title="Erlangen series")
+def _study_in_group(title: str, doris, product):
+    """An SLE × CD19 study with one patient who reached DORIS; returns the patient."""
+    study = StudyFactory(title=title)
     paper = PublicationFactory(year=2024)
     StudyReportFactory(study=study, publication=paper)
     arm = ArmFactory(study=study, source_publication=paper, n_patients=1)
-    ArmProductFactory(arm=arm, construct=cd19_product)
+    ArmProductFactory(arm=arm, construct=product)
     patient = PatientFactory(arm=arm, label="Patient 1", source_publication=paper)
     PatientResultFactory(patient=patient, measure=doris, value=None, value_bool=True,
                          timepoint=TimePoint.DAY, day=180)
+    return patient
+
+
+@pytest.fixture
+def patient(doris, cd19_product):
+    """One SLE × CD19 study with one patient who reached DORIS, refreshed."""
+    patient = _study_in_group("Erlangen series", doris, cd19_product)
     full_rebuild()
     return patient
 
@@ -90,3 +97,28 @@ def test_drawn_anew_pools_the_rows_again_and_keeps_the_new_drawing(client, patie
 
     assert again == kept
     assert _reads_live_rows(anew) and not _reads_live_rows(after)
+
+
+def test_the_groups_size_is_counted_once_per_refresh(
+    client, patient, doris, cd19_product, monkeypatch
+):
+    monkeypatch.setattr(drilldown, "STUDIES_PER_PAGE", 1)
+    _study_in_group("Zurich series", doris, cd19_product)
+    full_rebuild()
+
+    def counts_the_group(queries) -> bool:
+        return any("DISTINCT" in q["sql"] and "summaries_contribution" in q["sql"]
+                   for q in queries)
+
+    with CaptureQueriesContext(connection) as first:
+        html = client.get(URL).content.decode()
+    with CaptureQueriesContext(connection) as again:
+        client.get(URL)
+    assert "studies 1–1 of 2 (by title)" in html
+    assert counts_the_group(first) and not counts_the_group(again)
+
+    # A study added counts once a refresh has put it in the snapshot (in these tests
+    # Celery runs the refresh as each change commits; the rebuild makes sure of it).
+    _study_in_group("Berlin series", doris, cd19_product)
+    full_rebuild()
+    assert "studies 1–1 of 3 (by title)" in client.get(URL).content.decode()

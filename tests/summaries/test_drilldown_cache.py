@@ -5,6 +5,7 @@ These tests commit (transaction=True): the version moves when a change commits."
 
 import pytest
 from django.db import connection, transaction
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from studies import rendered
@@ -20,6 +21,7 @@ from tests.factories import (
     StudyFactory,
     StudyReportFactory,
 )
+from tests.studies.test_catalogue_pages import UNREACHABLE_CACHE
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -122,3 +124,12 @@ def test_the_groups_size_is_counted_once_per_refresh(
     _study_in_group("Berlin series", doris, cd19_product)
     full_rebuild()
     assert "studies 1–1 of 3 (by title)" in client.get(URL).content.decode()
+
+
+def test_the_page_is_drawn_while_the_cache_is_unreachable(client, patient):
+    with override_settings(CACHES=UNREACHABLE_CACHE):
+        first = client.get(URL)
+        again = client.get(URL)
+
+    assert first.status_code == again.status_code == 200
+    assert "Patient 1" in first.content.decode() and "Patient 1" in again.content.decode()

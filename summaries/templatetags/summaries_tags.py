@@ -1,16 +1,25 @@
+import hashlib
+from pathlib import Path
+
 from django import template
 from django.template.loader import get_template
 from django.urls import get_script_prefix
 
-from studies import catalogue_counts, rendered
+from studies import catalogue_counts, rendered, summary
 from studies.summary import METRICS
 
+from .. import drilldown
 from ..selectors import freshness
 
 register = template.Library()
 
 SUMMARY_TABLE = "studies/partials/summary_table.html"
 GROUP_ROWS = "studies/partials/group_rows.html"
+# Rows drawn and kept in a shared cache must not outlive a deploy that pools them
+# otherwise: the code of the pooling rules and of the page is part of their key.
+POOLING = hashlib.sha256(
+    b"".join(Path(module.__file__).read_bytes() for module in (summary, drilldown))
+).hexdigest()
 
 
 @register.inclusion_tag("summaries/partials/freshness.html")
@@ -45,9 +54,9 @@ def group_rows(group):
     drawing their ~1,000 rows is most of the page's time (~150 ms at 100,000 studies),
     so the drawing is kept in the cache (studies.rendered) under the committed data's
     version (studies.catalogue_counts.current_version: every change to curated rows
-    moves it), the page's studies, the group's stored totals, the template's text and
-    the site's address prefix. A reader whose transaction holds uncommitted changes
-    draws them anew and keeps nothing.
+    moves it), the page's studies, the group's stored totals, the pooling code, the
+    template's text and the site's address prefix. A reader whose transaction holds
+    uncommitted changes draws them anew and keeps nothing.
     {% load summaries_tags %}{% group_rows group %}"""
     partial = get_template(GROUP_ROWS)
     context = {"group": group}
@@ -55,6 +64,7 @@ def group_rows(group):
     if version is None:
         return partial.render(context)
     data = (
+        POOLING,
         partial.template.source,
         get_script_prefix(),
         version,
